@@ -1,0 +1,382 @@
+"""Per-call cost of `@autometrics`, side by side with a plain call, raw prometheus_client and the older package.
+
+    python benchmarks/decorator_overhead.py [--iterations N] [--repeats N] [--old-python PATH]
+
+`scripts/bench.sh` creates the older package's venv and runs this with the project's venv. Every variant runs
+the same body (`return x + 1`); each figure is the median over the repeats of (elapsed / iterations), and a
+variant's added cost is measured against the plain call of its own kind and process. The older `autometrics`
+package pins old dependencies, so it runs in its own venv and process (`_old_autometrics_worker.py`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from time import perf_counter
+from typing import Any, TypeVar
+
+from _call_timing import (
+    add_one,
+    add_one_async,
+    calls_made,
+    count_recorded_calls,
+    time_async_calls,
+    time_sync_calls,
+)
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from autometrics_lsp.runtime import names
+
+BENCHMARKS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCHMARKS_DIR.parent
+DEFAULT_OLD_PYTHON = REPO_ROOT / ".cache" / "bench-venvs" / "old-autometrics" / "bin" / "python"
+OLD_WORKER = BENCHMARKS_DIR / "_old_autometrics_worker.py"
+BENCH_SERVICE_NAME = "decorator-overhead-bench"
+
+# Issue 2's targets for our runtime.
+MAX_ADDED_NS = 1000.0
+MIN_ADVANTAGE_OVER_OLD = 8.0
+
+PLAIN_SYNC = "plain_sync"
+PLAIN_ASYNC = "plain_async"
+PLAIN_NESTED = "plain_nested"
+RAW_PER_CALL_LABELS = "raw_per_call_labels"
+RAW_PREBOUND = "raw_prebound"
+OLD_PLAIN_SYNC = "old_plain_sync"
+OLD_SYNC = "old_autometrics_sync"
+OURS_SYNC = "ours_sync"
+OURS_ASYNC = "ours_async"
+OURS_NESTED = "ours_nested"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    description: str
+    baseline: str | None = None
+    """The plain call this variant's added cost is measured against; None for a baseline itself."""
+    compared_with: str | None = None
+    """Our variant whose added cost this one's is divided by, for the ratio column."""
+
+
+SCENARIOS = (
+    Scenario(PLAIN_SYNC, "(a) plain call"),
+    Scenario(
+        RAW_PER_CALL_LABELS,
+        "(b) prometheus_client: labels(...) per call, inc + observe",
+        PLAIN_SYNC,
+        OURS_SYNC,
+    ),
+    Scenario(
+        RAW_PREBOUND, "(b) prometheus_client: pre-bound children, inc + observe", PLAIN_SYNC, OURS_SYNC
+    ),
+    Scenario(OLD_PLAIN_SYNC, "(c) plain call, in the older package's process"),
+    Scenario(OLD_SYNC, "(c) autometrics 1.0.0 (PyPI), tracker=prometheus", OLD_PLAIN_SYNC, OURS_SYNC),
+    Scenario(OURS_SYNC, "(d) ours, sync", PLAIN_SYNC, OURS_SYNC),
+    Scenario(PLAIN_ASYNC, "(e) plain async call, awaited"),
+    Scenario(OURS_ASYNC, "(e) ours, async, awaited", PLAIN_ASYNC, OURS_SYNC),
+    Scenario(PLAIN_NESTED, "(f) plain outer calling plain inner"),
+    Scenario(
+        OURS_NESTED,
+        "(f) ours: decorated outer calling decorated inner (2 recorded calls)",
+        PLAIN_NESTED,
+        OURS_SYNC,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    description: str
+    ns_per_call: float
+    added_ns: float | None
+    ratio_vs_ours: float | None
+
+
+def medians_of(samples: Mapping[str, Sequence[float]]) -> dict[str, float]:
+    return {key: statistics.median(values) for key, values in samples.items()}
+
+
+def summarize(medians: Mapping[str, float]) -> list[Row]:
+    """One row per measured scenario, in table order: median, added cost, and ratio to our added cost."""
+    rows = []
+    for scenario in SCENARIOS:
+        if scenario.key not in medians:
+            continue
+        added = _added_ns(medians, scenario)
+        ratio = None
+        if added is not None and scenario.compared_with is not None:
+            compared = _added_ns(medians, _scenario(scenario.compared_with))
+            if compared is not None and compared > 0:
+                ratio = added / compared
+        rows.append(Row(scenario.description, medians[scenario.key], added, ratio))
+    return rows
+
+
+def _added_ns(medians: Mapping[str, float], scenario: Scenario) -> float | None:
+    if scenario.baseline is None or scenario.key not in medians or scenario.baseline not in medians:
+        return None
+    return medians[scenario.key] - medians[scenario.baseline]
+
+
+def _scenario(key: str) -> Scenario:
+    return next(scenario for scenario in SCENARIOS if scenario.key == key)
+
+
+def format_table(rows: Sequence[Row]) -> str:
+    """A Markdown table, ready to paste into the README."""
+    lines = [
+        "| variant | ns/call | added ns/call | added vs ours (sync) |",
+        "|---|---:|---:|---:|",
+    ]
+    for row in rows:
+        added = "" if row.added_ns is None else f"{row.added_ns:.0f}"
+        ratio = "" if row.ratio_vs_ours is None else f"{row.ratio_vs_ours:.1f}x"
+        lines.append(f"| {row.description} | {row.ns_per_call:.0f} | {added} | {ratio} |")
+    return "\n".join(lines)
+
+
+def verdict(ours_added_ns: float, old_added_ns: float) -> str:
+    """Issue 2's targets: our added cost under 1 us per call, and at least 8x below the older package's."""
+    under_limit = ours_added_ns < MAX_ADDED_NS
+    advantage = old_added_ns / ours_added_ns if ours_added_ns > 0 else float("inf")
+    ahead_enough = advantage >= MIN_ADVANTAGE_OVER_OLD
+    outcome = "PASS" if under_limit and ahead_enough else "MISS"
+    return (
+        f"Verdict: {outcome}: ours adds {ours_added_ns:.0f} ns/call "
+        f"({'<' if under_limit else '>='} {MAX_ADDED_NS:.0f} ns target); "
+        f"the older package adds {old_added_ns:.0f} ns/call, {advantage:.1f}x ours "
+        f"({'>=' if ahead_enough else '<'} {MIN_ADVANTAGE_OVER_OLD:.0f}x target)"
+    )
+
+
+def _nested_pair(wrap: Callable[[F], F]) -> tuple[Callable[[int], int], Callable[[int], int]]:
+    """(outer, inner): an outer function calling an inner one, both passed through `wrap`."""
+
+    def inner(x: int) -> int:
+        return x + 1
+
+    wrapped_inner = wrap(inner)
+
+    def outer(x: int) -> int:
+        return wrapped_inner(x)
+
+    return wrap(outer), wrapped_inner
+
+
+def _identity(function: F) -> F:
+    return function
+
+
+def measure_plain_calls(iterations: int, repeats: int) -> dict[str, list[float]]:
+    return {
+        PLAIN_SYNC: time_sync_calls(add_one, iterations, repeats),
+        PLAIN_ASYNC: time_async_calls(add_one_async, iterations, repeats),
+        PLAIN_NESTED: time_sync_calls(_nested_pair(_identity)[0], iterations, repeats),
+    }
+
+
+def measure_raw_prometheus_client(iterations: int, repeats: int) -> dict[str, list[float]]:
+    """The floor a decorator built on prometheus_client children stands on, with the spec's labels.
+
+    A naive decorator fetches both children per call (its labels include the caller, known only at call
+    time); pre-bound children are what remains once that lookup is gone.
+    """
+    registry = CollectorRegistry()
+    calls = Counter(names.CALLS_TOTAL, "calls", names.CALLS_LABELS, registry=registry)
+    durations = Histogram(
+        names.CALLS_DURATION_SECONDS,
+        "durations",
+        names.DURATION_LABELS,
+        buckets=names.DEFAULT_BUCKETS,
+        registry=registry,
+    )
+    label_values = {
+        names.FUNCTION: add_one.__qualname__,
+        names.MODULE: add_one.__module__,
+        names.SERVICE_NAME: BENCH_SERVICE_NAME,
+        names.RESULT: names.RESULT_OK,
+        names.CALLER_FUNCTION: "",
+        names.CALLER_MODULE: "",
+        names.OBJECTIVE_NAME: "",
+        names.OBJECTIVE_PERCENTILE: "",
+        names.OBJECTIVE_LATENCY_THRESHOLD: "",
+    }
+    call_values = tuple(label_values[label] for label in names.CALLS_LABELS)
+    duration_values = tuple(label_values[label] for label in names.DURATION_LABELS)
+
+    def per_call_labels(x: int) -> int:
+        start = perf_counter()
+        result = add_one(x)
+        calls.labels(*call_values).inc()
+        durations.labels(*duration_values).observe(perf_counter() - start)
+        return result
+
+    calls_child = calls.labels(*call_values)
+    durations_child = durations.labels(*duration_values)
+
+    def prebound(x: int) -> int:
+        start = perf_counter()
+        result = add_one(x)
+        calls_child.inc()
+        durations_child.observe(perf_counter() - start)
+        return result
+
+    return {
+        RAW_PER_CALL_LABELS: time_sync_calls(per_call_labels, iterations, repeats),
+        RAW_PREBOUND: time_sync_calls(prebound, iterations, repeats),
+    }
+
+
+def measure_our_runtime(iterations: int, repeats: int) -> dict[str, list[float]]:
+    """Our decorator on a sync function, an async one and a decorated caller of a decorated callee.
+
+    Raises if the registry did not count every timed call.
+    """
+    from autometrics_lsp.runtime import autometrics, init
+
+    registry = CollectorRegistry()
+    init(registry=registry, service_name=BENCH_SERVICE_NAME)
+    ours_sync = autometrics(add_one)
+    ours_async = autometrics(add_one_async)
+    ours_outer, ours_inner = _nested_pair(autometrics)
+    samples = {
+        OURS_SYNC: time_sync_calls(ours_sync, iterations, repeats),
+        OURS_ASYNC: time_async_calls(ours_async, iterations, repeats),
+        OURS_NESTED: time_sync_calls(ours_outer, iterations, repeats),
+    }
+    expected = calls_made(iterations, repeats)
+    for function in (ours_sync, ours_async, ours_outer):
+        _check_recorded(registry, {names.FUNCTION: function.__qualname__}, expected)
+    _check_recorded(
+        registry,
+        {names.FUNCTION: ours_inner.__qualname__, names.CALLER_FUNCTION: ours_outer.__qualname__},
+        expected,
+    )
+    return samples
+
+
+def _check_recorded(registry: CollectorRegistry, required_labels: Mapping[str, str], expected: int) -> None:
+    recorded = count_recorded_calls(registry, names.CALLS_TOTAL, required_labels)
+    if recorded != expected:
+        raise RuntimeError(f"{dict(required_labels)}: {recorded:.0f} calls recorded, {expected} made")
+
+
+@dataclass(frozen=True)
+class OldPackageRun:
+    samples: dict[str, list[float]]
+    python_version: str
+    autometrics_version: str
+    prometheus_client_version: str
+
+
+def measure_old_package(old_python: Path, iterations: int, repeats: int) -> OldPackageRun:
+    """Runs the older package's worker under its own venv's interpreter and checks its count."""
+    request = {
+        "iterations": iterations,
+        "repeats": repeats,
+        "calls_sample_name": names.CALLS_TOTAL,
+        "function_label": names.FUNCTION,
+        "service_name": BENCH_SERVICE_NAME,
+    }
+    completed = subprocess.run(
+        [str(old_python), str(OLD_WORKER)],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        cwd=BENCHMARKS_DIR,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"the older package's worker failed:\n{completed.stderr}")
+    answer = json.loads(completed.stdout)
+    expected = calls_made(iterations, repeats)
+    if answer["recorded_calls"] != expected:
+        raise RuntimeError(
+            f"the older package recorded {answer['recorded_calls']:.0f} calls, {expected} made"
+        )
+    return OldPackageRun(
+        samples={OLD_PLAIN_SYNC: answer["plain_sync"], OLD_SYNC: answer["old_autometrics_sync"]},
+        python_version=answer["python"],
+        autometrics_version=answer["autometrics_version"],
+        prometheus_client_version=answer["prometheus_client_version"],
+    )
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=200_000, help="calls per repeat")
+    parser.add_argument("--repeats", type=int, default=7, help="repeats per variant; the median is shown")
+    parser.add_argument(
+        "--old-python",
+        type=Path,
+        default=DEFAULT_OLD_PYTHON,
+        help="interpreter of the venv holding autometrics==1.0.0 (scripts/bench.sh creates it)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str]) -> int:
+    arguments = _parse_arguments(argv)
+    if not arguments.old_python.exists():
+        print(
+            f"{arguments.old_python} is missing: run scripts/bench.sh, which creates the older package's venv",
+            file=sys.stderr,
+        )
+        return 2
+    from importlib.metadata import version
+
+    print(f"Command: {shlex.join([sys.executable, *sys.argv])}")
+    print(f"Python {platform.python_version()} ({platform.python_implementation()}), {platform.platform()}")
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores")
+    print(f"{arguments.iterations} calls per repeat, median of {arguments.repeats} repeats, GC paused while timing")
+
+    samples = measure_plain_calls(arguments.iterations, arguments.repeats)
+    samples |= measure_raw_prometheus_client(arguments.iterations, arguments.repeats)
+    samples |= measure_our_runtime(arguments.iterations, arguments.repeats)
+    old_run = measure_old_package(arguments.old_python, arguments.iterations, arguments.repeats)
+    samples |= old_run.samples
+
+    print(
+        f"Ours: prometheus_client {version('prometheus_client')}; older package: autometrics "
+        f"{old_run.autometrics_version}, prometheus_client {old_run.prometheus_client_version}, "
+        f"Python {old_run.python_version}, in its own process"
+    )
+    print()
+    medians = medians_of(samples)
+    print(format_table(summarize(medians)))
+    print()
+    print(
+        verdict(
+            ours_added_ns=medians[OURS_SYNC] - medians[PLAIN_SYNC],
+            old_added_ns=medians[OLD_SYNC] - medians[OLD_PLAIN_SYNC],
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
