@@ -43,15 +43,16 @@ class LinkTarget(str, Enum):
 _DURATION_UNITS_SECONDS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
 # Prometheus' own grammar: units in descending order, each at most once, integers only.
 _PROMQL_DURATION = re.compile(
-    r"^(?:(?P<y>\d+)y)?(?:(?P<w>\d+)w)?(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?(?:(?P<ms>\d+)ms)?$"
+    r"(?:(?P<y>[0-9]+)y)?(?:(?P<w>[0-9]+)w)?(?:(?P<d>[0-9]+)d)?(?:(?P<h>[0-9]+)h)?"
+    r"(?:(?P<m>[0-9]+)m)?(?:(?P<s>[0-9]+)s)?(?:(?P<ms>[0-9]+)ms)?"
 )
 # RFC 9110 token characters: what a header name may consist of.
-_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def parse_promql_duration(text: str) -> float:
     """Seconds in a PromQL duration such as `30s`, `5m`, `1h30m`; ValueError when it is not one or is zero."""
-    match = _PROMQL_DURATION.match(text) if text else None
+    match = _PROMQL_DURATION.fullmatch(text) if isinstance(text, str) and text else None
     if match is None:
         raise ValueError("must be a PromQL duration like 30s, 5m, 1h or 1h30m")
     seconds = sum(int(count) * _DURATION_UNITS_SECONDS[unit] for unit, count in match.groupdict().items() if count)
@@ -136,7 +137,7 @@ def _validate_refresh_interval(_instance: object, _attribute: attrs.Attribute, v
 
 def _validate_headers(_instance: object, _attribute: attrs.Attribute, value: Mapping[str, str]) -> None:
     for name, header_value in value.items():
-        if not _HEADER_NAME.match(name):
+        if not _HEADER_NAME.fullmatch(name):
             raise ValueError(f"header name {json.dumps(name)} is not a valid HTTP header name")
         if any(character in header_value for character in "\r\n\0"):
             raise ValueError(f"the value of header {json.dumps(name)} contains a line break or NUL")
@@ -314,7 +315,7 @@ def _shown(key: str, value: Any) -> str:
     if key in _SECRET_KEYS:
         return json.dumps(MASK)
     if key == "basicAuth" and isinstance(value, Mapping):
-        value = {name: (MASK if name == "password" else part) for name, part in value.items()}
+        value = {name: (part if name == "username" else MASK) for name, part in value.items()}
     elif key == "headers" and isinstance(value, Mapping):
         value = {name: MASK for name in value}
     try:
