@@ -1,0 +1,200 @@
+"""The PromQL behind every figure the server shows: pure string building, no I/O.
+
+Every label value that reaches a query goes through `escape_label_value`, so a crafted function or module
+name can only ever match itself. Metric names come from `runtime/names.py` as tolerant `__name__=~` patterns,
+so data written by older autometrics libraries is found too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from enum import Enum
+
+from autometrics_lsp.backend import InstantQuery, RangeQuery
+from autometrics_lsp.identity import FunctionIdentity
+from autometrics_lsp.runtime import names
+from autometrics_lsp.settings import parse_promql_duration
+
+
+class Figure(str, Enum):
+    """One figure of a hover; the keys of `hover_queries` and of `FunctionFigures.queries`."""
+
+    RATE = "rate"
+    ERROR_RATIO = "error_ratio"
+    P95 = "p95"
+    P99 = "p99"
+    CONCURRENCY = "concurrency"
+    CALLERS = "callers"
+    CALLEES = "callees"
+    ERRORS_BY_TYPE = "errors_by_type"
+    RATE_HISTORY = "rate_history"
+
+
+# Only `function` and `module` identify a function; grouping by `result` lets one query give both the
+# call rate and the error ratio of every edge.
+CALLER_GROUPING = (names.CALLER_FUNCTION, names.CALLER_MODULE, names.OLD_CALLER, names.RESULT)
+CALLEE_GROUPING = (names.FUNCTION, names.MODULE, names.RESULT)
+
+HISTORY_DURATION_SECONDS = 3600.0
+# Two minutes keeps the sparkline at 31 characters, narrow enough for a hover; with a 5m rate window
+# a finer step would show no more detail.
+HISTORY_STEP_SECONDS = 120.0
+
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_MATCH_OPERATORS = ("=", "!=", "=~", "!~")
+# Go's string literal escapes, which PromQL uses; everything else below U+0020 (and DEL) goes out as \xNN.
+_NAMED_ESCAPES = {
+    "\\": "\\\\",
+    '"': '\\"',
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\v": "\\v",
+}
+
+
+def escape_label_value(value: str) -> str:
+    """The body of a PromQL double-quoted string literal that parses back to exactly `value`.
+
+    Lone surrogates cannot be part of a label value (those are UTF-8); they become U+FFFD, which can
+    only narrow a match, never widen it.
+    """
+    out: list[str] = []
+    for char in value:
+        if char in _NAMED_ESCAPES:
+            out.append(_NAMED_ESCAPES[char])
+        elif char < " " or char == "\x7f":
+            out.append(f"\\x{ord(char):02x}")
+        elif "\ud800" <= char <= "\udfff":
+            out.append("\ufffd")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def matcher(label: str, value: str, operator: str = "=") -> str:
+    """One label matcher, `label="value"`, with the value escaped."""
+    if not _LABEL_NAME.match(label):
+        raise ValueError(f"not a Prometheus label name: {label!r}")
+    if operator not in _MATCH_OPERATORS:
+        raise ValueError(f"not a PromQL match operator: {operator!r}")
+    return f'{label}{operator}"{escape_label_value(value)}"'
+
+
+def selector(name_pattern: str, *matchers: str) -> str:
+    """A series selector for every metric whose name matches `name_pattern` (a regular expression)."""
+    return "{" + ", ".join((matcher("__name__", name_pattern, "=~"), *matchers)) + "}"
+
+
+def function_matchers(identity: FunctionIdentity) -> tuple[str, str]:
+    return (matcher(names.FUNCTION, identity.function), matcher(names.MODULE, identity.module))
+
+
+def check_window(window: str) -> str:
+    """`window` itself, if it is a PromQL duration such as `5m` or `1h30m`; it goes into queries verbatim."""
+    parse_promql_duration(window)
+    return window
+
+
+def _sum(expr: str, by: Sequence[str]) -> str:
+    for label in by:
+        if not _LABEL_NAME.match(label):
+            raise ValueError(f"not a Prometheus label name: {label!r}")
+    if not by:
+        return f"sum({expr})"
+    return f"sum by ({', '.join(by)}) ({expr})"
+
+
+def _calls(*matchers: str) -> str:
+    return selector(names.CALLS_NAME_PATTERN, *matchers)
+
+
+def call_rate(matchers: Sequence[str], window: str, by: Sequence[str] = ()) -> str:
+    """Calls per second over `window`."""
+    return _sum(f"rate({_calls(*matchers)}[{check_window(window)}])", by)
+
+
+def error_ratio(matchers: Sequence[str], window: str, by: Sequence[str] = ()) -> str:
+    """Errors / all calls over `window`, per group of `by`.
+
+    A group without any error series gets 0 (older libraries create that series on the first error only);
+    a group with no calls in the window gets NaN (0/0), which readers treat as "no value".
+    """
+    errors = call_rate((*matchers, matcher(names.RESULT, names.RESULT_ERROR)), window, by)
+    calls = call_rate(matchers, window, by)
+    return f"({errors} or {calls} * 0) / {calls}"
+
+
+def latency_quantile(
+    quantile: float, matchers: Sequence[str], window: str, by: Sequence[str] = ()
+) -> str:
+    """The `quantile` of call duration in seconds, from the duration histogram's buckets."""
+    buckets = selector(names.DURATION_BUCKET_NAME_PATTERN, *matchers)
+    per_bucket = _sum(f"rate({buckets}[{check_window(window)}])", (*by, names.LE))
+    return f"histogram_quantile({quantile}, {per_bucket})"
+
+
+def concurrency(matchers: Sequence[str]) -> str:
+    return _sum(selector(names.CONCURRENT_NAME_PATTERN, *matchers), ())
+
+
+def errors_by_type(matchers: Sequence[str], window: str) -> str:
+    """Error rate per exception class name, where the runtime records the opt-in `error` label."""
+    failed = (*matchers, matcher(names.RESULT, names.RESULT_ERROR), matcher(names.ERROR, "", "!="))
+    return call_rate(failed, window, (names.ERROR,))
+
+
+def rate_history(matchers: Sequence[str], window: str) -> str:
+    # `or vector(0)` fills the steps where no series exists, so the sparkline has no holes.
+    return f"{call_rate(matchers, window)} or vector(0)"
+
+
+def hover_queries(identity: FunctionIdentity, window: str) -> dict[str, InstantQuery | RangeQuery]:
+    """Every query of one hover, keyed by the figure it feeds.
+
+    Concurrency is always asked for: the decorator's `track_concurrency` may not be visible in the source
+    (a variable, a class decorator), and a function that does not track it simply gets an empty answer.
+    """
+    own = function_matchers(identity)
+    as_caller = (
+        matcher(names.CALLER_FUNCTION, identity.function),
+        matcher(names.CALLER_MODULE, identity.module),
+    )
+    return {
+        Figure.RATE: InstantQuery(call_rate(own, window)),
+        Figure.ERROR_RATIO: InstantQuery(error_ratio(own, window)),
+        Figure.P95: InstantQuery(latency_quantile(0.95, own, window)),
+        Figure.P99: InstantQuery(latency_quantile(0.99, own, window)),
+        Figure.CONCURRENCY: InstantQuery(concurrency(own)),
+        Figure.CALLERS: InstantQuery(call_rate(own, window, CALLER_GROUPING)),
+        Figure.CALLEES: InstantQuery(call_rate(as_caller, window, CALLEE_GROUPING)),
+        Figure.ERRORS_BY_TYPE: InstantQuery(errors_by_type(own, window)),
+        Figure.RATE_HISTORY: RangeQuery(
+            rate_history(own, window), duration=HISTORY_DURATION_SECONDS, step=HISTORY_STEP_SECONDS
+        ),
+    }
+
+
+def module_lens_queries(module: str, window: str) -> dict[str, InstantQuery]:
+    """Rate, error ratio and p99 `by (function)` for every function of `module`: three queries per file."""
+    in_module = (matcher(names.MODULE, module),)
+    per_function = (names.FUNCTION,)
+    return {
+        Figure.RATE: InstantQuery(call_rate(in_module, window, per_function)),
+        Figure.ERROR_RATIO: InstantQuery(error_ratio(in_module, window, per_function)),
+        Figure.P99: InstantQuery(latency_quantile(0.99, in_module, window, per_function)),
+    }
+
+
+def function_lens_exprs(identity: FunctionIdentity, window: str) -> dict[Figure, str]:
+    """The single-function PromQL of each lens figure, for the chart a lens opens."""
+    own = function_matchers(identity)
+    return {
+        Figure.RATE: call_rate(own, window),
+        Figure.ERROR_RATIO: error_ratio(own, window),
+        Figure.P99: latency_quantile(0.99, own, window),
+    }
