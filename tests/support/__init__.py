@@ -1,0 +1,1 @@
+"""Real local servers and helpers that tests share."""
