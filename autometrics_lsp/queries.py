@@ -190,7 +190,7 @@ def module_lens_queries(module: str, window: str) -> dict[str, InstantQuery]:
     }
 
 
-def function_lens_exprs(identity: FunctionIdentity, window: str) -> dict[Figure, str]:
+def function_lens_exprs(identity: FunctionIdentity, window: str) -> dict[str, str]:
     """The single-function PromQL of each lens figure, for the chart a lens opens."""
     own = function_matchers(identity)
     return {

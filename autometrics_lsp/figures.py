@@ -1,0 +1,226 @@
+"""Live figures of a function: run its queries through the backend and turn the answers into numbers.
+
+"No value" is always `None`: an empty answer (no series), NaN (0/0 when there were no calls in the window,
+or a quantile without observations) and ±Inf (a quantile past the last bucket) alike. A failed query leaves
+its figure at `None` and the other figures intact.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from autometrics_lsp.backend import BackendError, Query, QueryResult, Sample, Series
+from autometrics_lsp.identity import FunctionIdentity
+from autometrics_lsp.queries import (
+    Figure,
+    function_lens_exprs,
+    hover_queries,
+    module_lens_queries,
+)
+from autometrics_lsp.runtime import names
+
+TOP_EDGES = 5
+TOP_ERROR_TYPES = 5
+
+EdgeNamer = Callable[[Mapping[str, str]], "tuple[str, str] | None"]
+
+
+class Backend(Protocol):
+    async def run(self, queries: Mapping[str, Query]) -> dict[str, QueryResult]: ...
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One caller or callee of a function, with the rate and error ratio of the calls along that edge.
+
+    `module` is empty for callers named by the older `caller` label, which carries no module.
+    """
+
+    function: str
+    module: str
+    rate: float
+    error_ratio: float | None
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.module}.{self.function}" if self.module else self.function
+
+
+@dataclass(frozen=True)
+class FunctionFigures:
+    rate: float | None = None
+    error_ratio: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    concurrency: float | None = None
+    rate_history: tuple[float | None, ...] = ()
+    errors_by_type: tuple[tuple[str, float], ...] = ()
+    callers: tuple[Edge, ...] = ()
+    callees: tuple[Edge, ...] = ()
+    queries: Mapping[str, str] = field(default_factory=dict)
+    problem: BackendError | None = None
+    window: str = "5m"
+
+    @property
+    def has_data(self) -> bool:
+        """Whether the function was called within the window."""
+        return self.rate is not None and self.rate > 0
+
+
+def finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _problem(results: Mapping[str, QueryResult], order: Iterable[str]) -> BackendError | None:
+    """The error of the most important failed query: `order` lists figures by importance."""
+    for key in order:
+        result = results.get(key)
+        if isinstance(result, BackendError):
+            return result
+    return None
+
+
+def _samples(result: QueryResult | None) -> list[Sample]:
+    return [item for item in result if isinstance(item, Sample)] if isinstance(result, list) else []
+
+
+def _single_value(result: QueryResult | None) -> float | None:
+    """The value of a query that aggregates to one sample (`sum(...)`, `histogram_quantile` of one group)."""
+    samples = _samples(result)
+    return finite(samples[0].value) if samples else None
+
+
+def _history(result: QueryResult | None) -> tuple[float | None, ...]:
+    if not isinstance(result, list) or not result or not isinstance(result[0], Series):
+        return ()
+    return tuple(finite(value) for _, value in result[0].points)
+
+
+def _edges(
+    samples: Sequence[Sample], identify: EdgeNamer, limit: int = TOP_EDGES
+) -> tuple[Edge, ...]:
+    """Edges from per-`result` call rates: rate = all results, error ratio = `result="error"` / all."""
+    calls: dict[tuple[str, str], float] = {}
+    errors: dict[tuple[str, str], float] = {}
+    for sample in samples:
+        key = identify(sample.labels)
+        rate = finite(sample.value)
+        if key is None or rate is None:
+            continue
+        calls[key] = calls.get(key, 0.0) + rate
+        if sample.labels.get(names.RESULT) == names.RESULT_ERROR:
+            errors[key] = errors.get(key, 0.0) + rate
+    edges = [
+        Edge(function, module, rate, errors.get((function, module), 0.0) / rate)
+        for (function, module), rate in calls.items()
+        if rate > 0
+    ]
+    edges.sort(key=lambda edge: (-edge.rate, edge.display_name))
+    return tuple(edges[:limit])
+
+
+def caller_of(labels: Mapping[str, str]) -> tuple[str, str] | None:
+    """(function, module) of the caller a series names, or None for calls from uninstrumented code."""
+    if labels.get(names.CALLER_FUNCTION):
+        return labels[names.CALLER_FUNCTION], labels.get(names.CALLER_MODULE, "")
+    if labels.get(names.OLD_CALLER):
+        return labels[names.OLD_CALLER], ""
+    return None
+
+
+def callee_of(labels: Mapping[str, str]) -> tuple[str, str] | None:
+    if not labels.get(names.FUNCTION):
+        return None
+    return labels[names.FUNCTION], labels.get(names.MODULE, "")
+
+
+def _errors_by_type(samples: Sequence[Sample]) -> tuple[tuple[str, float], ...]:
+    rates = [
+        (sample.labels[names.ERROR], rate)
+        for sample in samples
+        if sample.labels.get(names.ERROR) and (rate := finite(sample.value)) is not None and rate > 0
+    ]
+    rates.sort(key=lambda pair: (-pair[1], pair[0]))
+    return tuple(rates[:TOP_ERROR_TYPES])
+
+
+async def _run(backend: Backend, queries: Mapping[str, Query]) -> dict[str, QueryResult]:
+    try:
+        return await backend.run(queries)
+    except BackendError as error:
+        # The contract reports failures per query; a backend that cannot even start fails them all.
+        return {key: error for key in queries}
+
+
+async def collect_figures(backend: Backend, identity: FunctionIdentity, window: str) -> FunctionFigures:
+    """The live figures of one function: its hover queries in one parallel round through `backend`."""
+    queries = hover_queries(identity, window)
+    results = await _run(backend, queries)
+    return FunctionFigures(
+        rate=_single_value(results.get(Figure.RATE)),
+        error_ratio=_single_value(results.get(Figure.ERROR_RATIO)),
+        p95=_single_value(results.get(Figure.P95)),
+        p99=_single_value(results.get(Figure.P99)),
+        concurrency=_single_value(results.get(Figure.CONCURRENCY)),
+        rate_history=_history(results.get(Figure.RATE_HISTORY)),
+        errors_by_type=_errors_by_type(_samples(results.get(Figure.ERRORS_BY_TYPE))),
+        callers=_edges(_samples(results.get(Figure.CALLERS)), caller_of),
+        callees=_edges(_samples(results.get(Figure.CALLEES)), callee_of),
+        queries={figure: query.expr for figure, query in queries.items()},
+        problem=_problem(results, list(Figure)),
+        window=window,
+    )
+
+
+@dataclass(frozen=True)
+class ModuleFigures:
+    """Lens figures (rate, error ratio, p99) of every function of one module that has series."""
+
+    module: str
+    window: str
+    by_function: Mapping[str, FunctionFigures]
+    problem: BackendError | None = None
+
+    def of(self, function: str) -> FunctionFigures:
+        """The figures of `function` (its `__qualname__`); empty, with the module's problem, if it has none."""
+        known = self.by_function.get(function)
+        if known is not None:
+            return known
+        exprs = function_lens_exprs(FunctionIdentity(self.module, function), self.window)
+        return FunctionFigures(
+            queries=dict(exprs),
+            problem=self.problem,
+            window=self.window,
+        )
+
+
+def _by_function(result: QueryResult | None) -> dict[str, float | None]:
+    return {
+        sample.labels[names.FUNCTION]: finite(sample.value)
+        for sample in _samples(result)
+        if names.FUNCTION in sample.labels
+    }
+
+
+async def collect_module_figures(backend: Backend, module: str, window: str) -> ModuleFigures:
+    """The lens figures of a whole module in one round of `module_lens_queries` (three queries)."""
+    results = await _run(backend, module_lens_queries(module, window))
+    rates = _by_function(results.get(Figure.RATE))
+    error_ratios = _by_function(results.get(Figure.ERROR_RATIO))
+    p99s = _by_function(results.get(Figure.P99))
+    problem = _problem(results, list(Figure))
+    by_function = {}
+    for function in rates.keys() | error_ratios.keys() | p99s.keys():
+        exprs = function_lens_exprs(FunctionIdentity(module, function), window)
+        by_function[function] = FunctionFigures(
+            rate=rates.get(function),
+            error_ratio=error_ratios.get(function),
+            p99=p99s.get(function),
+            queries=dict(exprs),
+            problem=problem,
+            window=window,
+        )
+    return ModuleFigures(module, window, by_function, problem)
