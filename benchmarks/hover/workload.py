@@ -22,6 +22,8 @@ from hover.sites import Site, call_sites, definition_sites
 
 PACKAGE = "networkx"
 PACKAGE_VERSION = "3.6.1"
+# A module of our own beside the package, for the code-lens figures of issue 5: one file, many functions.
+LENS_MODULE = "hover_bench_lenses"
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,10 @@ class Workload:
     root: Path
     files: tuple[ModuleFile, ...]
     lines: int
+
+    @property
+    def lens_file(self) -> ModuleFile:
+        return next(file for file in self.files if file.module == LENS_MODULE)
 
     def functions(self) -> list[tuple[str, str]]:
         """(module, qualname) of every instrumented function: the label values its series carry."""
@@ -63,9 +69,12 @@ def download_package(cache_dir: Path) -> Path:
     return next(iter(sorted(cache_dir.glob(pattern))))
 
 
-def build_workspace(wheel: Path, root: Path) -> Workload:
-    """Unpack the package's modules (tests left out) into `root`, instrumenting every one."""
-    sources: dict[PurePosixPath, str] = {}
+def build_workspace(wheel: Path, root: Path, lens_functions: int = 200) -> Workload:
+    """Unpack the package's modules (tests left out) into `root`, instrumenting every one.
+
+    The lens module with `lens_functions` functions is written beside the package.
+    """
+    sources: dict[PurePosixPath, str] = {PurePosixPath(f"{LENS_MODULE}.py"): lens_module_source(lens_functions)}
     with zipfile.ZipFile(wheel) as archive:
         for member in archive.namelist():
             relative = PurePosixPath(member)
@@ -89,6 +98,15 @@ def build_workspace(wheel: Path, root: Path) -> Workload:
     return Workload(root=root, files=tuple(files), lines=lines)
 
 
+def lens_module_source(functions: int) -> str:
+    """Small functions that each call a networkx function and the function before them."""
+    parts = ['"""Many small functions in one file: what the code-lens benchmark opens."""\n\nimport networkx as nx\n']
+    for index in range(functions):
+        previous = f" + step_{index - 1:03d}(graph)" if index else ""
+        parts.append(f"\n\ndef step_{index:03d}(graph):\n    return nx.number_of_nodes(graph){previous}\n")
+    return "".join(parts)
+
+
 def module_name(relative: PurePosixPath) -> str:
     """The `__name__` a module file gets when its top-level package sits at the workspace root."""
     parts = list(relative.with_suffix("").parts)
@@ -104,7 +122,9 @@ def choose_positions(workload: Workload, count: int, seed: int) -> list[HoverPos
     of the first pass to show what one open file costs after that.
     """
     rng = random.Random(seed)
-    candidates = [file for file in workload.files if file.definitions and file.calls]
+    candidates = [
+        file for file in workload.files if file.definitions and file.calls and file.module != LENS_MODULE
+    ]
     rng.shuffle(candidates)
     per_kind_per_file = 3
     wanted_definitions = count // 2

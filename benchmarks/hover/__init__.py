@@ -1,0 +1,1 @@
+"""Parts of `benchmarks/hover_latency.py`: workload, live data, LSP client, statistics."""

@@ -1,0 +1,351 @@
+"""Hover latency with live metrics, beside jedi-language-server's plain hover, on a large real codebase.
+
+    python benchmarks/hover_latency.py [--positions N] [--seed N] [--lens-rounds N] [--py-spy FILE]
+
+One run: networkx (from PyPI, cached in .cache/) is unpacked into a temporary workspace with `@autometrics` on
+every top-level function and method; an exporter serves series for all of them to a real Prometheus
+(1 s scrape); then our server (`python -m autometrics_lsp`, this interpreter) and jedi-language-server (its
+own venv, .cache/bench-venvs/jls, created on first use) hover the same seeded positions — half on definitions,
+half on call sites — driven by the same LSP client. Each file is opened (didOpen) just before its first hover.
+
+Phases: "cold" is the first hover in each file, "first pass" the other hovers of the first pass, "warm" a
+second pass over every position. Our server's RSS is read from /proc after start-up, after the first pass
+(every file indexed) and after all hovers. Then, if the server offers code lenses, a 200-function file gets
+codeLens + resolve of every lens a few times, with the query-API requests Prometheus served for each round.
+Every process started here is stopped, as a process group, before the script returns.
+
+`--py-spy FILE` samples our server with py-spy (its own venv, .cache/bench-venvs/tools) from start-up to the
+end of the hovers and writes collapsed stacks to FILE (`flamegraph.pl` or speedscope read them); sampling
+slows the server, so that run's timings are not the benchmark's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hover.lsp_client import LspClient
+from hover.stack import LiveData, api_requests_served, start_live_data
+from hover.stats import Summary, format_table, milliseconds, ratio, summarize, times
+from hover.workload import HoverPosition, ModuleFile, Workload, build_workspace, choose_positions, download_package
+
+from autometrics_lsp import __version__ as our_version
+
+BENCHMARKS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCHMARKS_DIR.parent
+CACHE_DIR = REPO_ROOT / ".cache" / "hover-bench"
+JLS_VENV = REPO_ROOT / ".cache" / "bench-venvs" / "jls"
+JLS_REQUIREMENT = "jedi-language-server==0.47.0"
+TOOLS_VENV = REPO_ROOT / ".cache" / "bench-venvs" / "tools"
+PY_SPY_REQUIREMENT = "py-spy==0.4.3"
+
+COLD, FIRST_PASS, WARM = "cold (1st hover of a file)", "first pass, other hovers", "warm (2nd pass)"
+PHASES = (COLD, FIRST_PASS, WARM)
+AFTER_START, AFTER_FIRST_PASS, AFTER_ALL_HOVERS = "after start-up", "after 1st pass (indexed)", "after all hovers"
+
+# Targets: issue 3 (warm p95 with live values, and against jedi-language-server), issue 7 (memory).
+WARM_P95_TARGET_SECONDS = 0.100
+MAX_P95_RATIO_TO_JLS = 1.3
+RSS_TARGET_MB = 300.0
+MAX_LENS_REQUESTS = 4
+# What our hover markdown shows only when live figures came back (the figures table's header row).
+LIVE_FIGURES_MARK = "| calls | errors | p95 | p99"
+PROBLEM_MARK = "⚠"
+WINDOW = "5m"
+BACKEND_TIMEOUT_SECONDS = 1.0
+# The backend's result cache keeps answers this long; lens rounds are spaced further apart so each one queries.
+BACKEND_CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    name: str
+    command: list[str]
+    initialization_options: Any = None
+    configuration: Mapping[str, Any] = field(default_factory=dict)
+    profile_output: Path | None = None
+
+
+@dataclass
+class HoverOutcomes:
+    answered: int = 0
+    live: int = 0
+    problems: int = 0
+
+
+@dataclass
+class ServerRun:
+    name: str
+    samples: dict[str, list[float]] = field(default_factory=lambda: {phase: [] for phase in PHASES})
+    outcomes: dict[str, HoverOutcomes] = field(default_factory=lambda: {phase: HoverOutcomes() for phase in PHASES})
+    api_requests: dict[str, int] = field(default_factory=dict)
+    memory: dict[str, tuple[float, float]] = field(default_factory=dict)  # checkpoint -> (VmRSS, VmHWM) in MB
+    lens_rounds: list[tuple[float, int, int]] = field(default_factory=list)  # (seconds, lenses, API requests)
+    shown_messages: list[str] = field(default_factory=list)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--positions", type=int, default=500, help="hover positions (each hovered twice)")
+    parser.add_argument("--seed", type=int, default=3, help="chooses the positions and the traffic")
+    parser.add_argument("--lens-rounds", type=int, default=5, help="codeLens + resolve rounds on the lens file")
+    parser.add_argument("--py-spy", type=Path, metavar="FILE", help="profile our server; collapsed stacks to FILE")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    print(_environment())
+    jls_command = _venv_tool(JLS_VENV, JLS_REQUIREMENT, "jedi-language-server")
+    py_spy = _venv_tool(TOOLS_VENV, PY_SPY_REQUIREMENT, "py-spy") if args.py_spy else None
+    with tempfile.TemporaryDirectory(prefix="hover-bench-") as temporary, ExitStack() as stack:
+        work_dir = Path(temporary)
+        workload = build_workspace(download_package(CACHE_DIR), work_dir / "workspace")
+        positions = choose_positions(workload, args.positions, args.seed)
+        print(
+            f"workload: networkx, {len(workload.files)} modules, {workload.lines:,} lines, "
+            f"{len(workload.functions()):,} instrumented functions; {len(positions)} positions in "
+            f"{len({position.file for position in positions})} files "
+            f"({sum(position.site.is_definition for position in positions)} on definitions)"
+        )
+        live = start_live_data(stack, workload.functions(), work_dir, seed=args.seed)
+        print(f"Prometheus answering rate() for every function after {time.monotonic() - started:.0f} s")
+        ours = ServerSpec(
+            name="ours",
+            command=[sys.executable, "-m", "autometrics_lsp"],
+            initialization_options={
+                "prometheusUrl": live.prometheus_url, "window": WINDOW, "timeout": BACKEND_TIMEOUT_SECONDS,
+            },
+            profile_output=args.py_spy,
+        )
+        jls = ServerSpec(name="jls", command=[str(jls_command)])
+        runs = [
+            asyncio.run(measure(spec, workload, positions, live, work_dir, lens_rounds=args.lens_rounds, py_spy=py_spy))
+            for spec in (ours, jls)
+        ]
+    print()
+    print(report(*runs))
+    print(f"\ntotal time {time.monotonic() - started:.0f} s")
+    return 0
+
+
+async def measure(
+    spec: ServerSpec, workload: Workload, positions: Sequence[HoverPosition], live: LiveData, work_dir: Path,
+    *, lens_rounds: int, py_spy: Path | None = None,
+) -> ServerRun:
+    run = ServerRun(spec.name)
+    client = await LspClient.start(
+        spec.command, cwd=workload.root, stderr_path=work_dir / f"{spec.name}.stderr.log",
+        configuration=spec.configuration,
+    )
+    profiler: subprocess.Popen[bytes] | None = None
+    try:
+        if py_spy and spec.profile_output:
+            with (work_dir / "py-spy.log").open("wb") as profiler_log:
+                profiler = subprocess.Popen(
+                    [str(py_spy), "record", "--pid", str(client.pid), "--rate", "200", "--format", "raw",
+                     "--output", str(spec.profile_output)],
+                    stdout=subprocess.DEVNULL, stderr=profiler_log, start_new_session=True,
+                )
+        capabilities = await client.initialize(workload.root, spec.initialization_options)
+        run.memory[AFTER_START] = memory_mb(client.pid)
+        opened: set[ModuleFile] = set()
+        for phase_positions, is_first_pass in ((positions, True), (positions, False)):
+            requests_before = api_requests_served(live.prometheus_url)
+            for position in phase_positions:
+                phase = WARM if not is_first_pass else FIRST_PASS if position.file in opened else COLD
+                if position.file not in opened:
+                    client.open_document(position.file.path, position.file.path.read_text(encoding="utf-8"))
+                    opened.add(position.file)
+                began = time.perf_counter()
+                answer = await client.hover(position.file.path, position.site.line, position.site.character)
+                run.samples[phase].append(time.perf_counter() - began)
+                _count_outcome(run.outcomes[phase], answer)
+            run.api_requests["1st pass" if is_first_pass else "2nd pass"] = api_requests_served(live.prometheus_url) - requests_before
+            run.memory[AFTER_FIRST_PASS if is_first_pass else AFTER_ALL_HOVERS] = memory_mb(client.pid)
+        if profiler:
+            _stop_profiler(profiler)
+        if capabilities.get("codeLensProvider") and lens_rounds:
+            run.lens_rounds = await measure_lenses(client, workload.lens_file, live, lens_rounds)
+        run.shown_messages = client.shown_messages
+    finally:
+        if profiler:
+            _stop_profiler(profiler)
+        await client.close()
+    return run
+
+
+def _stop_profiler(profiler: subprocess.Popen[bytes]) -> None:
+    """py-spy writes its output when interrupted; a second call finds it gone."""
+    if profiler.poll() is None:
+        os.killpg(profiler.pid, signal.SIGINT)
+        try:
+            profiler.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(profiler.pid, signal.SIGKILL)
+            profiler.wait()
+
+
+async def measure_lenses(
+    client: LspClient, lens_file: ModuleFile, live: LiveData, rounds: int
+) -> list[tuple[float, int, int]]:
+    """Time codeLens plus the resolve of every lens it returns, all resolves in flight at once as editors do."""
+    client.open_document(lens_file.path, lens_file.path.read_text(encoding="utf-8"))
+    results = []
+    for round_index in range(rounds):
+        if round_index:
+            await asyncio.sleep(BACKEND_CACHE_SECONDS + 1.0)
+        requests_before = api_requests_served(live.prometheus_url)
+        began = time.perf_counter()
+        lenses = await client.request("textDocument/codeLens", {"textDocument": {"uri": lens_file.path.as_uri()}})
+        lenses = lenses or []
+        await asyncio.gather(
+            *(client.request("codeLens/resolve", lens) for lens in lenses if not lens.get("command"))
+        )
+        elapsed = time.perf_counter() - began
+        results.append((elapsed, len(lenses), api_requests_served(live.prometheus_url) - requests_before))
+    return results
+
+
+def _count_outcome(outcomes: HoverOutcomes, answer: Any) -> None:
+    if not answer:
+        return
+    outcomes.answered += 1
+    text = str(answer.get("contents", ""))
+    outcomes.live += LIVE_FIGURES_MARK in text
+    outcomes.problems += PROBLEM_MARK in text
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) of a process, in MB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) / 1024.0
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+def report(ours: ServerRun, jls: ServerRun) -> str:
+    summaries = {(run.name, phase): summarize(run.samples[phase]) for run in (ours, jls) for phase in PHASES}
+    rows = []
+    for phase in PHASES:
+        for run in (ours, jls):
+            summary, outcomes = summaries[run.name, phase], run.outcomes[phase]
+            live = f"{outcomes.live}" if run is ours else "-"
+            rows.append([phase if run is ours else "", run.name, *_summary_cells(summary), str(outcomes.answered), live])
+        mine, theirs = summaries[ours.name, phase], summaries[jls.name, phase]
+        rows.append(
+            ["", "ours/jls", "", *(times(ratio(getattr(mine, key), getattr(theirs, key))) for key in ("p50", "p95", "p99", "mean")), "", ""]
+        )
+    latency = format_table(["phase", "server", "count", "p50 ms", "p95 ms", "p99 ms", "mean ms", "answered", "live"], rows)
+
+    memory_rows = [
+        [checkpoint, *(f"{run.memory[checkpoint][index]:.0f}" for run in (ours, jls) for index in (0, 1))]
+        for checkpoint in (AFTER_START, AFTER_FIRST_PASS, AFTER_ALL_HOVERS)
+    ]
+    memory = format_table(["memory (MB)", "ours VmRSS", "ours VmHWM", "jls VmRSS", "jls VmHWM"], memory_rows)
+
+    problems = sum(outcomes.problems for outcomes in ours.outcomes.values())
+    requests = ", ".join(f"{name} {count}" for name, count in ours.api_requests.items())
+    lines = [
+        "Hover latency (client round trip, one request in flight)",
+        latency,
+        "",
+        f"ours: 'live' = hovers showing live figures; {problems} hovers reported a backend problem; "
+        f"Prometheus query-API requests: {requests}",
+        "",
+        memory,
+        "",
+        *_lens_lines(ours),
+        *_verdict_lines(summaries[ours.name, WARM], summaries[jls.name, WARM], ours.memory),
+    ]
+    if ours.shown_messages:
+        lines.append("ours showed: " + " | ".join(sorted(set(ours.shown_messages))))
+    return "\n".join(lines)
+
+
+def _summary_cells(summary: Summary) -> list[str]:
+    return [str(summary.count), *(milliseconds(value) for value in (summary.p50, summary.p95, summary.p99, summary.mean))]
+
+
+def _lens_lines(ours: ServerRun) -> list[str]:
+    if not ours.lens_rounds:
+        return ["Code lenses: not offered by our server (no codeLensProvider) - not measured", ""]
+    rows = [
+        [str(index + 1), str(lenses), milliseconds(seconds), str(requests)]
+        for index, (seconds, lenses, requests) in enumerate(ours.lens_rounds)
+    ]
+    durations = summarize([seconds for seconds, _, _ in ours.lens_rounds])
+    most_requests = max(requests for _, _, requests in ours.lens_rounds)
+    return [
+        f"Code lenses of a {ours.lens_rounds[0][1]}-lens file: codeLens + resolve of every lens, "
+        f"rounds {BACKEND_CACHE_SECONDS + 1:.0f} s apart (past the backend cache)",
+        format_table(["round", "lenses", "ms", "Prometheus requests"], rows),
+        f"p95 {milliseconds(durations.p95)} ms; at most {most_requests} requests per round "
+        f"(target <= {MAX_LENS_REQUESTS}): {'PASS' if most_requests <= MAX_LENS_REQUESTS else 'MISS'}",
+        "",
+    ]
+
+
+def _verdict_lines(ours_warm: Summary, jls_warm: Summary, memory: Mapping[str, tuple[float, float]]) -> list[str]:
+    within_budget = ours_warm.p95 < WARM_P95_TARGET_SECONDS
+    p95_ratio = ratio(ours_warm.p95, jls_warm.p95)
+    rss_after, peak = memory[AFTER_ALL_HOVERS]
+    return [
+        "Targets",
+        f"  warm p95 < {WARM_P95_TARGET_SECONDS * 1000:.0f} ms with live values: "
+        f"{milliseconds(ours_warm.p95)} ms -> {'PASS' if within_budget else 'MISS'}",
+        f"  warm p95 <= {MAX_P95_RATIO_TO_JLS}x jedi-language-server's: {times(p95_ratio)} -> "
+        f"{'PASS' if p95_ratio <= MAX_P95_RATIO_TO_JLS else 'MISS'}",
+        f"  RSS after all hovers < {RSS_TARGET_MB:.0f} MB: {rss_after:.0f} MB (peak {peak:.0f} MB) -> "
+        f"{'PASS' if peak < RSS_TARGET_MB else 'MISS'}",
+    ]
+
+
+def _environment() -> str:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+        platform.processor() or "unknown CPU",
+    )
+    return "\n".join(
+        [
+            f"command: {shlex.join([sys.executable, *sys.argv])}",
+            f"python {platform.python_version()} ({platform.python_implementation()}) on {platform.platform()}",
+            f"cpu: {cpu}, {os.cpu_count()} logical cores; load average {os.getloadavg()[0]:.2f}",
+            f"autometrics-lsp {our_version}; {JLS_REQUIREMENT}",
+        ]
+    )
+
+
+def _venv_tool(venv: Path, requirement: str, executable: str) -> Path:
+    """A tool in a venv of its own (jedi-language-server pins its own pygls), installed on first use."""
+    python = venv / "bin" / "python"
+    distribution, _, wanted_version = requirement.partition("==")
+    installed = (
+        subprocess.run(
+            [str(python), "-c", f"import importlib.metadata as m; print(m.version({distribution!r}))"],
+            capture_output=True, text=True, check=False,
+        ).stdout.strip()
+        if python.exists()
+        else None
+    )
+    if installed != wanted_version:
+        if not python.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", requirement], check=True)
+    return venv / "bin" / executable
+
+
+if __name__ == "__main__":
+    sys.exit(main())
