@@ -33,6 +33,7 @@ MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 """A backend must not be able to make the server buffer without limit."""
 MAX_POOLED_CONNECTIONS = 16
 _MAX_QUOTED_ERROR_CHARS = 200
+_BACKSTOP_GRACE_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,9 @@ def decode_response(query: Query, status: int, content_type: str, body: bytes, u
             return _status_error(status, url)
         media_type = content_type.split(";")[0].strip() or "no content type"
         reason = "invalid or truncated JSON" if "json" in media_type else media_type
-        return BackendError(BackendErrorKind.BAD_RESPONSE, url, f"sent a response that is not Prometheus JSON ({reason})")
+        return BackendError(
+            BackendErrorKind.BAD_RESPONSE, url, f"sent a response that is not Prometheus JSON ({reason})"
+        )
     if payload["status"] == "error":
         return _error_from_prometheus(status, payload, url)
     if not 200 <= status < 300:
@@ -311,7 +314,9 @@ class PrometheusBackend:
         if self._closed:
             return {key: self._closed_error() for key in queries}
         tasks = {key: self._shared_task(query) for key, query in queries.items()}
-        await asyncio.wait(set(tasks.values()), timeout=self._settings.timeout)
+        # Each request enforces the budget itself; this wait is the backstop, a little later, so that a request
+        # timing out is finished (and out of the cache) before the next call could join it.
+        await asyncio.wait(set(tasks.values()), timeout=self._settings.timeout + _BACKSTOP_GRACE_SECONDS)
         return {key: self._outcome(task) for key, task in tasks.items()}
 
     async def ping(self) -> BackendError | None:
@@ -385,7 +390,9 @@ class PrometheusBackend:
                 BackendErrorKind.BAD_RESPONSE, self.url, f"sent more than {MAX_RESPONSE_BYTES // 2**20} MiB"
             )
         except _CaBundleUnusable:
-            result = BackendError(BackendErrorKind.TLS, self.url, "cannot be verified: the CA bundle in tlsVerify is unusable")
+            result = BackendError(
+                BackendErrorKind.TLS, self.url, "cannot be verified: the CA bundle in tlsVerify is unusable"
+            )
         except Exception as error:  # never raise into a hover: every failure becomes a reported BackendError
             if not isinstance(error, (httpx.HTTPError, asyncio.TimeoutError, OSError)):
                 log.warning("unexpected failure querying %s", self.url, exc_info=True)
@@ -403,8 +410,10 @@ class PrometheusBackend:
                 if len(body) > MAX_RESPONSE_BYTES:
                     raise _TooLarge
         elapsed_ms = 1000 * (time.perf_counter() - started)
-        log.debug("POST %s%s (%d chars of PromQL): HTTP %d in %.0f ms", self.url, path, len(query.expr),
-                  response.status_code, elapsed_ms)
+        log.debug(
+            "POST %s%s (%d chars of PromQL): HTTP %d in %.0f ms",
+            self.url, path, len(query.expr), response.status_code, elapsed_ms,
+        )  # fmt: skip
         content_type = response.headers.get("content-type", "")
         return decode_response(query, response.status_code, content_type, bytes(body), self.url)
 

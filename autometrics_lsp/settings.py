@@ -401,7 +401,9 @@ def _resolve_conflicts(valid: dict[str, Any], problems: list[str]) -> None:
         del valid["linkTarget"]
 
 
-def load_settings(*sources: Mapping[str, Any] | None, env: Mapping[str, str] = os.environ) -> tuple[Settings, list[str]]:
+def load_settings(
+    *sources: Mapping[str, Any] | None, env: Mapping[str, str] = os.environ
+) -> tuple[Settings, list[str]]:
     """Settings from `sources` (later ones override earlier ones key by key) plus the problems found. Never raises.
 
     Each source is the bare settings object or one wrapped as `{"autometrics": {...}}`; `None` and non-objects are

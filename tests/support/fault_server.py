@@ -80,7 +80,9 @@ class ResetMidBody:
     """Headers and half the body, then a TCP reset."""
 
 
-Behaviour = Union[Healthy, Stall, HttpStatus, PrometheusError, InvalidJson, TruncatedJson, WrongContentType, ResetMidBody]
+Behaviour = Union[
+    Healthy, Stall, HttpStatus, PrometheusError, InvalidJson, TruncatedJson, WrongContentType, ResetMidBody
+]
 
 
 @dataclass(frozen=True)
