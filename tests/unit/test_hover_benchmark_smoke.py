@@ -89,7 +89,8 @@ def test_rewrite_decorates_every_top_level_function_and_method_innermost(hover: 
     }
     lines = result.source.splitlines()
     assert lines[0] == "#!/usr/bin/env python"
-    assert lines.index("from autometrics_lsp.runtime import autometrics") == lines.index("from __future__ import annotations") + 1
+    import_line = lines.index("from autometrics_lsp.runtime import autometrics")
+    assert import_line == lines.index("from __future__ import annotations") + 1
     # Only lines were added: every original line is still there, in order.
     added = iter(lines)
     assert all(original in added for original in SOURCE.splitlines())
@@ -129,7 +130,10 @@ def test_sites_are_lsp_positions_on_the_names(hover: ModuleType) -> None:
     definitions = sites.definition_sites(source)
     calls = sites.call_sites(source, callee_names={"helper"}, method_names={"put"})
 
-    assert [(site.qualname, site.line, site.character) for site in definitions] == [("Shelf.put", 2, 9), ("helper", 4, 7)]
+    assert [(site.qualname, site.line, site.character) for site in definitions] == [
+        ("Shelf.put", 2, 9),
+        ("helper", 4, 7),
+    ]
     # The clef is two UTF-16 code units but four UTF-8 bytes: `put` starts at column 28 (byte 31), and the
     # cursor rests mid-name. `other.put()` (not self) and `unknown()` (not known) are no sites.
     assert [(site.name, site.line, site.character) for site in calls] == [
@@ -150,7 +154,8 @@ def test_exporter_series_form_a_consistent_histogram_and_split_calls_by_caller(h
 
     text = exporter.exposition(exporter.function_series(function, profile), elapsed_seconds=2.0).decode()
 
-    values = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if not line.startswith("#")}
+    samples = [line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#")]
+    values = {series: float(value) for series, value in samples}
     calls = {key: value for key, value in values.items() if key.startswith(names.CALLS_TOTAL + "{")}
     assert sum(calls.values()) == pytest.approx(20.0)
     assert sum(value for key, value in calls.items() if 'result="error"' in key) == pytest.approx(5.0)
@@ -159,3 +164,13 @@ def test_exporter_series_form_a_consistent_histogram_and_split_calls_by_caller(h
     buckets = [value for key, value in values.items() if "_bucket{" in key]
     assert buckets == sorted(buckets) and buckets[-1] == pytest.approx(20.0)
     assert 0.0 < buckets[names.DEFAULT_BUCKETS.index(0.05)] / 20.0 == pytest.approx(0.5)
+
+
+def test_percentiles_interpolate_between_ranks(hover: ModuleType) -> None:
+    stats = importlib.import_module("hover.stats")
+
+    summary = stats.summarize([0.4, 0.1, 0.3, 0.2])
+
+    assert (summary.count, summary.p50, summary.mean) == (4, pytest.approx(0.25), pytest.approx(0.25))
+    assert summary.p95 == pytest.approx(0.385)
+    assert stats.percentile([7.0], 0.99) == 7.0
