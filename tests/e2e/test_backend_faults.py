@@ -3,7 +3,8 @@ VictoriaMetrics — and through a whole outage story on the fault server: it rec
 distinct failure once.
 
 Each real backend here is this module's own throwaway process on a free loopback port (no scraping needed:
-the queries are constant expressions), stopped by its fixture's finalizer.
+the queries are constant expressions), stopped by its fixture's finalizer; the tests that need one carry the
+`prometheus` marker.
 """
 
 from __future__ import annotations
@@ -39,10 +40,8 @@ from tests.support.fault_server import (
     WrongContentType,
 )
 
-pytestmark = pytest.mark.prometheus
-
-PROMETHEUS = "/usr/bin/prometheus"
-VICTORIA_METRICS = "/usr/bin/victoria-metrics"
+PROMETHEUS_BINARY = "/usr/bin/prometheus"
+VICTORIA_METRICS_BINARY = "/usr/bin/victoria-metrics"
 PROMETHEUS_CONFIG = "global: {scrape_interval: 1s, evaluation_interval: 1s}\nscrape_configs: []\n"
 USERNAME = "ann"
 PASSWORD = "e2e-basic-auth-password"
@@ -105,7 +104,7 @@ def prometheus_process(directory: Path, port: int, *extra: str, ready_path: str 
     config = directory / "prometheus.yml"
     config.write_text(PROMETHEUS_CONFIG)
     argv = [
-        PROMETHEUS,
+        PROMETHEUS_BINARY,
         f"--config.file={config}",
         f"--storage.tsdb.path={directory / 'tsdb'}",
         f"--web.listen-address=127.0.0.1:{port}",
@@ -157,11 +156,11 @@ def secured_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sec
 
 
 @pytest.fixture(scope="module")
-def victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def local_victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     directory = tmp_path_factory.mktemp("victoria-metrics")
     port = free_port()
     argv = [
-        VICTORIA_METRICS,
+        VICTORIA_METRICS_BINARY,
         f"-httpListenAddr=127.0.0.1:{port}",
         f"-storageDataPath={directory / 'data'}",
         "-loggerLevel=ERROR",
@@ -210,6 +209,7 @@ def check_answers(results: dict[str, object]) -> None:
 # --- real Prometheus ----------------------------------------------------------------------------
 
 
+@pytest.mark.prometheus
 async def test_real_prometheus_behind_a_path_prefix(prefixed_prometheus: str, make_backend) -> None:
     backend = make_backend(Settings(prometheus_url=prefixed_prometheus))
 
@@ -217,6 +217,7 @@ async def test_real_prometheus_behind_a_path_prefix(prefixed_prometheus: str, ma
     assert await backend.ping() is None
 
 
+@pytest.mark.prometheus
 async def test_real_prometheus_without_its_path_prefix_says_so(prefixed_prometheus: str, make_backend) -> None:
     root = prefixed_prometheus.removesuffix("/prom/")
     backend = make_backend(Settings(prometheus_url=root))
@@ -226,6 +227,7 @@ async def test_real_prometheus_without_its_path_prefix_says_so(prefixed_promethe
     assert error.message() == f"Prometheus at {root} answered HTTP 404 (is the URL's path prefix right?)"
 
 
+@pytest.mark.prometheus
 async def test_real_prometheus_rejects_an_unknown_function_once(prefixed_prometheus: str, make_backend) -> None:
     reported: list[BackendError] = []
     backend = make_backend(Settings(prometheus_url=prefixed_prometheus), cache_ttl=0, on_error=reported.append)
@@ -240,6 +242,7 @@ async def test_real_prometheus_rejects_an_unknown_function_once(prefixed_prometh
     assert len(reported) == 1
 
 
+@pytest.mark.prometheus
 async def test_real_prometheus_going_away_and_coming_back(tmp_path: Path, make_backend) -> None:
     port = free_port()
     prometheus = prometheus_process(tmp_path, port)
@@ -263,6 +266,7 @@ async def test_real_prometheus_going_away_and_coming_back(tmp_path: Path, make_b
     assert reported == [f"Prometheus at http://127.0.0.1:{port} refused the connection"]
 
 
+@pytest.mark.prometheus
 async def test_real_prometheus_with_tls_and_basic_auth(secured_prometheus: SecuredBackend, make_backend) -> None:
     settings = Settings(
         prometheus_url=secured_prometheus.url,
@@ -274,6 +278,7 @@ async def test_real_prometheus_with_tls_and_basic_auth(secured_prometheus: Secur
     check_answers(await backend.run(QUERIES))
 
 
+@pytest.mark.prometheus
 @pytest.mark.parametrize(
     ("auth", "detail"),
     [
@@ -296,6 +301,7 @@ async def test_real_prometheus_rejecting_credentials(
     assert "wrong-password" not in repr(error) and "not-a-user" not in repr(error)
 
 
+@pytest.mark.prometheus
 async def test_real_prometheus_with_an_unknown_certificate(secured_prometheus: SecuredBackend, make_backend) -> None:
     checked = make_backend(Settings(prometheus_url=secured_prometheus.url, basic_auth=BasicAuth(USERNAME, PASSWORD)))
     unchecked = make_backend(
@@ -311,16 +317,18 @@ async def test_real_prometheus_with_an_unknown_certificate(secured_prometheus: S
 # --- real VictoriaMetrics -----------------------------------------------------------------------
 
 
+@pytest.mark.prometheus
 @pytest.mark.parametrize("prefix", ["", "/prometheus"])
-async def test_real_victoria_metrics(victoria_metrics: str, make_backend, prefix: str) -> None:
-    backend = make_backend(Settings(prometheus_url=victoria_metrics + prefix))
+async def test_real_victoria_metrics(local_victoria_metrics: str, make_backend, prefix: str) -> None:
+    backend = make_backend(Settings(prometheus_url=local_victoria_metrics + prefix))
 
     check_answers(await backend.run(QUERIES))
     assert await backend.ping() is None
 
 
-async def test_real_victoria_metrics_rejects_an_unknown_function(victoria_metrics: str, make_backend) -> None:
-    backend = make_backend(Settings(prometheus_url=victoria_metrics))
+@pytest.mark.prometheus
+async def test_real_victoria_metrics_rejects_an_unknown_function(local_victoria_metrics: str, make_backend) -> None:
+    backend = make_backend(Settings(prometheus_url=local_victoria_metrics))
 
     error = only_error((await backend.run({"bad": InstantQuery("nonexistent_function(1)")}))["bad"])
 
@@ -328,9 +336,10 @@ async def test_real_victoria_metrics_rejects_an_unknown_function(victoria_metric
     assert 'unknown func "nonexistent_function"' in error.message()
 
 
-async def test_real_victoria_metrics_limits_the_query_length(victoria_metrics: str, make_backend) -> None:
+@pytest.mark.prometheus
+async def test_real_victoria_metrics_limits_the_query_length(local_victoria_metrics: str, make_backend) -> None:
     """Worth knowing when building queries: VictoriaMetrics refuses PromQL over 16 kB by default."""
-    backend = make_backend(Settings(prometheus_url=victoria_metrics))
+    backend = make_backend(Settings(prometheus_url=local_victoria_metrics))
     too_long = " + ".join([LONG_QUERY] * 2)
 
     error = only_error((await backend.run({"long": InstantQuery(too_long)}))["long"])
