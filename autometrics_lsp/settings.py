@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from enum import Enum
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import attrs
 import cattrs
@@ -87,7 +87,7 @@ def _normalise_url(value: str) -> str:
     return value.strip().rstrip("/") if isinstance(value, str) else value
 
 
-def _check_http_url(value: str) -> SplitResult:
+def _check_http_url(value: str) -> None:
     if not isinstance(value, str):
         raise TypeError("must be a string")
     if not value or any(character.isspace() for character in value):
@@ -108,7 +108,6 @@ def _check_http_url(value: str) -> SplitResult:
         raise ValueError("must not carry credentials; use basicAuth")
     if parts.query or parts.fragment:
         raise ValueError("must not have a ?query or #fragment")
-    return parts
 
 
 def _validate_url(_instance: object, _attribute: attrs.Attribute, value: str) -> None:
