@@ -51,6 +51,13 @@ class Edge:
 
 @dataclass(frozen=True)
 class FunctionFigures:
+    """What one function did over `window`: calls/s, error ratio, latency in seconds, calls in flight.
+
+    `rate_history` is the call rate over the last hour, oldest first; `errors_by_type`, `callers` and
+    `callees` are busiest first and only hold entries with calls. `queries` maps each `Figure` to its
+    PromQL, for chart links; `problem` is the backend error behind the most important missing figure.
+    """
+
     rate: float | None = None
     error_ratio: float | None = None
     p95: float | None = None
@@ -99,9 +106,7 @@ def _history(result: QueryResult | None) -> tuple[float | None, ...]:
     return tuple(finite(value) for _, value in result[0].points)
 
 
-def _edges(
-    samples: Sequence[Sample], identify: EdgeNamer, limit: int = TOP_EDGES
-) -> tuple[Edge, ...]:
+def _edges(samples: Sequence[Sample], identify: EdgeNamer, limit: int = TOP_EDGES) -> tuple[Edge, ...]:
     """Edges from per-`result` call rates: rate = all results, error ratio = `result="error"` / all."""
     calls: dict[tuple[str, str], float] = {}
     errors: dict[tuple[str, str], float] = {}
@@ -170,7 +175,7 @@ async def collect_figures(backend: Backend, identity: FunctionIdentity, window: 
         callers=_edges(_samples(results.get(Figure.CALLERS)), caller_of),
         callees=_edges(_samples(results.get(Figure.CALLEES)), callee_of),
         queries={figure: query.expr for figure, query in queries.items()},
-        problem=_problem(results, list(Figure)),
+        problem=_problem(results, Figure),
         window=window,
     )
 
@@ -190,11 +195,7 @@ class ModuleFigures:
         if known is not None:
             return known
         exprs = function_lens_exprs(FunctionIdentity(self.module, function), self.window)
-        return FunctionFigures(
-            queries=dict(exprs),
-            problem=self.problem,
-            window=self.window,
-        )
+        return FunctionFigures(queries=exprs, problem=self.problem, window=self.window)
 
 
 def _by_function(result: QueryResult | None) -> dict[str, float | None]:
@@ -211,7 +212,7 @@ async def collect_module_figures(backend: Backend, module: str, window: str) -> 
     rates = _by_function(results.get(Figure.RATE))
     error_ratios = _by_function(results.get(Figure.ERROR_RATIO))
     p99s = _by_function(results.get(Figure.P99))
-    problem = _problem(results, list(Figure))
+    problem = _problem(results, Figure)
     by_function = {}
     for function in rates.keys() | error_ratios.keys() | p99s.keys():
         exprs = function_lens_exprs(FunctionIdentity(module, function), window)
@@ -219,7 +220,7 @@ async def collect_module_figures(backend: Backend, module: str, window: str) -> 
             rate=rates.get(function),
             error_ratio=error_ratios.get(function),
             p99=p99s.get(function),
-            queries=dict(exprs),
+            queries=exprs,
             problem=problem,
             window=window,
         )

@@ -19,7 +19,7 @@ from autometrics_lsp.queries import Figure
 SPARK_LEVELS = "▁▂▃▄▅▆▇█"
 MISSING = "–"
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 # The ASCII punctuation that can start or end markdown (or HTML) constructs in inline text.
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]<>&|~!#])")
 # What may stay unescaped in a link destination: enough for URLs, nothing that ends a markdown link.

@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,13 @@ from autometrics_lsp.queries import (
 from autometrics_lsp.runtime import names
 
 PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool (Debian package prometheus) not installed")
+
+
+def needs_promtool(test: Callable[..., None]) -> Callable[..., None]:
+    """promtool ships with the Debian `prometheus` package that scripts/setup.sh installs."""
+    skip_without = pytest.mark.skipif(PROMTOOL is None, reason="promtool (Debian package prometheus) not installed")
+    return pytest.mark.prometheus(skip_without(test))
+
 
 _SIMPLE_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92, '"': 34}
 
