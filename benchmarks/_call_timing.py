@@ -1,7 +1,7 @@
 """Timing loops shared by the benchmark and its worker in the older package's venv: standard library only.
 
-The worker runs under another interpreter environment (the older `autometrics` package pins old
-dependencies), so this module must import nothing from the project or from third parties.
+The worker runs in another venv (the older `autometrics` package pins old dependencies), so this module must
+import nothing from the project or from third parties.
 """
 
 from __future__ import annotations
@@ -25,50 +25,36 @@ async def add_one_async(x: int) -> int:
     return x + 1
 
 
-def calls_made(iterations: int, repeats: int) -> int:
-    """How many times one timing run calls the function, warm-up included."""
-    return _warm_up_iterations(iterations) + iterations * repeats
-
-
-def _warm_up_iterations(iterations: int) -> int:
+def warm_up_iterations(iterations: int) -> int:
     return max(1, iterations // 10)
 
 
-def time_sync_calls(function: Callable[[int], object], iterations: int, repeats: int) -> list[float]:
-    """Nanoseconds per call, one figure per repeat, after a short warm-up.
+def calls_made(iterations: int, repeats: int) -> int:
+    """How many times a benchmark run calls each function: one warm-up, then the timed repeats."""
+    return warm_up_iterations(iterations) + iterations * repeats
 
-    The collector is off while a repeat runs (as `timeit` does), so a collection that happens to land in one
-    repeat does not decide the median.
+
+def time_sync_repeat(function: Callable[[int], object], iterations: int) -> float:
+    """Nanoseconds per call over `iterations` calls in a loop.
+
+    The collector is off while the loop runs (as `timeit` does), so a collection that happens to land in
+    one repeat does not decide the figures.
     """
-    _time_sync_repeat(function, _warm_up_iterations(iterations))
-    return [_time_sync_repeat(function, iterations) / iterations for _ in range(repeats)]
-
-
-def time_async_calls(
-    function: Callable[[int], Awaitable[object]], iterations: int, repeats: int
-) -> list[float]:
-    """Nanoseconds per awaited call, one figure per repeat, all awaited in a loop inside one event loop."""
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(_time_async_repeat(function, _warm_up_iterations(iterations)))
-        return [
-            loop.run_until_complete(_time_async_repeat(function, iterations)) / iterations
-            for _ in range(repeats)
-        ]
-    finally:
-        loop.close()
-
-
-def _time_sync_repeat(function: Callable[[int], object], iterations: int) -> int:
     argument = ARGUMENT
     with _collector_paused():
         start = perf_counter_ns()
         for _ in itertools.repeat(None, iterations):
             function(argument)
-        return perf_counter_ns() - start
+        elapsed = perf_counter_ns() - start
+    return elapsed / iterations
 
 
-async def _time_async_repeat(function: Callable[[int], Awaitable[object]], iterations: int) -> int:
+def time_async_repeat(function: Callable[[int], Awaitable[object]], iterations: int) -> float:
+    """Nanoseconds per awaited call over `iterations` calls awaited in a loop inside one coroutine."""
+    return asyncio.run(_await_in_a_loop(function, iterations)) / iterations
+
+
+async def _await_in_a_loop(function: Callable[[int], Awaitable[object]], iterations: int) -> int:
     argument = ARGUMENT
     with _collector_paused():
         start = perf_counter_ns()

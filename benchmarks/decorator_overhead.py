@@ -18,8 +18,9 @@ import shlex
 import statistics
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from time import perf_counter
 from typing import Any, TypeVar
@@ -29,8 +30,9 @@ from _call_timing import (
     add_one_async,
     calls_made,
     count_recorded_calls,
-    time_async_calls,
-    time_sync_calls,
+    time_async_repeat,
+    time_sync_repeat,
+    warm_up_iterations,
 )
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -161,6 +163,48 @@ def verdict(ours_added_ns: float, old_added_ns: float) -> str:
     )
 
 
+RepeatTimer = Callable[[int], dict[str, float]]
+"""Times one repeat of `iterations` calls of one or more variants: nanoseconds per call by scenario key."""
+
+
+def _nothing_to_verify(calls: int) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class VariantGroup:
+    timers: list[RepeatTimer]
+    verify: Callable[[int], None] = _nothing_to_verify
+    """Raises unless every instrumented variant recorded exactly this many calls since the group was made."""
+
+
+def measure(groups: Sequence[VariantGroup], iterations: int, repeats: int) -> dict[str, list[float]]:
+    """Times every variant in rounds, one repeat of each per round, then checks what was recorded.
+
+    Interleaving makes a change of load on a shared machine hit all variants alike, instead of only the
+    ones that happened to run at that moment.
+    """
+    timers = [timer for group in groups for timer in group.timers]
+    for timer in timers:
+        timer(warm_up_iterations(iterations))
+    samples: dict[str, list[float]] = {}
+    for _ in range(repeats):
+        for timer in timers:
+            for key, figure in timer(iterations).items():
+                samples.setdefault(key, []).append(figure)
+    for group in groups:
+        group.verify(calls_made(iterations, repeats))
+    return samples
+
+
+def _sync_timer(key: str, function: Callable[[int], object]) -> RepeatTimer:
+    return lambda iterations: {key: time_sync_repeat(function, iterations)}
+
+
+def _async_timer(key: str, function: Callable[[int], Awaitable[object]]) -> RepeatTimer:
+    return lambda iterations: {key: time_async_repeat(function, iterations)}
+
+
 def _nested_pair(wrap: Callable[[F], F]) -> tuple[Callable[[int], int], Callable[[int], int]]:
     """(outer, inner): an outer function calling an inner one, both passed through `wrap`."""
 
@@ -179,15 +223,17 @@ def _identity(function: F) -> F:
     return function
 
 
-def measure_plain_calls(iterations: int, repeats: int) -> dict[str, list[float]]:
-    return {
-        PLAIN_SYNC: time_sync_calls(add_one, iterations, repeats),
-        PLAIN_ASYNC: time_async_calls(add_one_async, iterations, repeats),
-        PLAIN_NESTED: time_sync_calls(_nested_pair(_identity)[0], iterations, repeats),
-    }
+def plain_calls() -> VariantGroup:
+    return VariantGroup(
+        [
+            _sync_timer(PLAIN_SYNC, add_one),
+            _async_timer(PLAIN_ASYNC, add_one_async),
+            _sync_timer(PLAIN_NESTED, _nested_pair(_identity)[0]),
+        ]
+    )
 
 
-def measure_raw_prometheus_client(iterations: int, repeats: int) -> dict[str, list[float]]:
+def raw_prometheus_client() -> VariantGroup:
     """The floor a decorator built on prometheus_client children stands on, with the spec's labels.
 
     A naive decorator fetches both children per call (its labels include the caller, known only at call
@@ -233,17 +279,13 @@ def measure_raw_prometheus_client(iterations: int, repeats: int) -> dict[str, li
         durations_child.observe(perf_counter() - start)
         return result
 
-    return {
-        RAW_PER_CALL_LABELS: time_sync_calls(per_call_labels, iterations, repeats),
-        RAW_PREBOUND: time_sync_calls(prebound, iterations, repeats),
-    }
+    return VariantGroup(
+        [_sync_timer(RAW_PER_CALL_LABELS, per_call_labels), _sync_timer(RAW_PREBOUND, prebound)]
+    )
 
 
-def measure_our_runtime(iterations: int, repeats: int) -> dict[str, list[float]]:
-    """Our decorator on a sync function, an async one and a decorated caller of a decorated callee.
-
-    Raises if the registry did not count every timed call.
-    """
+def our_runtime() -> VariantGroup:
+    """Our decorator on a sync function, an async one, and a decorated caller of a decorated callee."""
     from autometrics_lsp.runtime import autometrics, init
 
     registry = CollectorRegistry()
@@ -251,67 +293,88 @@ def measure_our_runtime(iterations: int, repeats: int) -> dict[str, list[float]]
     ours_sync = autometrics(add_one)
     ours_async = autometrics(add_one_async)
     ours_outer, ours_inner = _nested_pair(autometrics)
-    samples = {
-        OURS_SYNC: time_sync_calls(ours_sync, iterations, repeats),
-        OURS_ASYNC: time_async_calls(ours_async, iterations, repeats),
-        OURS_NESTED: time_sync_calls(ours_outer, iterations, repeats),
-    }
-    expected = calls_made(iterations, repeats)
-    for function in (ours_sync, ours_async, ours_outer):
-        _check_recorded(registry, {names.FUNCTION: function.__qualname__}, expected)
-    _check_recorded(
-        registry,
-        {names.FUNCTION: ours_inner.__qualname__, names.CALLER_FUNCTION: ours_outer.__qualname__},
-        expected,
+    checked_series = [{names.FUNCTION: function.__qualname__} for function in (ours_sync, ours_async, ours_outer)]
+    checked_series.append(
+        {names.FUNCTION: ours_inner.__qualname__, names.CALLER_FUNCTION: ours_outer.__qualname__}
     )
-    return samples
+    # The runtime keeps one series per function for the life of the process, so count what this run adds.
+    counts_before = [_recorded(registry, labels) for labels in checked_series]
 
+    def verify(calls: int) -> None:
+        for labels, before in zip(checked_series, counts_before):
+            recorded = _recorded(registry, labels) - before
+            if recorded != calls:
+                raise RuntimeError(f"ours, {labels}: {recorded:.0f} calls recorded, {calls} made")
 
-def _check_recorded(registry: CollectorRegistry, required_labels: Mapping[str, str], expected: int) -> None:
-    recorded = count_recorded_calls(registry, names.CALLS_TOTAL, required_labels)
-    if recorded != expected:
-        raise RuntimeError(f"{dict(required_labels)}: {recorded:.0f} calls recorded, {expected} made")
-
-
-@dataclass(frozen=True)
-class OldPackageRun:
-    samples: dict[str, list[float]]
-    python_version: str
-    autometrics_version: str
-    prometheus_client_version: str
-
-
-def measure_old_package(old_python: Path, iterations: int, repeats: int) -> OldPackageRun:
-    """Runs the older package's worker under its own venv's interpreter and checks its count."""
-    request = {
-        "iterations": iterations,
-        "repeats": repeats,
-        "calls_sample_name": names.CALLS_TOTAL,
-        "function_label": names.FUNCTION,
-        "service_name": BENCH_SERVICE_NAME,
-    }
-    completed = subprocess.run(
-        [str(old_python), str(OLD_WORKER)],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        cwd=BENCHMARKS_DIR,
-        check=False,
+    return VariantGroup(
+        [
+            _sync_timer(OURS_SYNC, ours_sync),
+            _async_timer(OURS_ASYNC, ours_async),
+            _sync_timer(OURS_NESTED, ours_outer),
+        ],
+        verify,
     )
-    if completed.returncode != 0:
-        raise RuntimeError(f"the older package's worker failed:\n{completed.stderr}")
-    answer = json.loads(completed.stdout)
-    expected = calls_made(iterations, repeats)
-    if answer["recorded_calls"] != expected:
-        raise RuntimeError(
-            f"the older package recorded {answer['recorded_calls']:.0f} calls, {expected} made"
+
+
+def _recorded(registry: CollectorRegistry, required_labels: Mapping[str, str]) -> float:
+    return count_recorded_calls(registry, names.CALLS_TOTAL, required_labels)
+
+
+def measure_our_runtime(iterations: int, repeats: int) -> dict[str, list[float]]:
+    """Our variants alone; raises if the runtime did not count every call."""
+    return measure([our_runtime()], iterations, repeats)
+
+
+class OldPackageWorker:
+    """The older package's worker process (`_old_autometrics_worker.py`) in its own venv, for one benchmark run."""
+
+    def __init__(self, old_python: Path) -> None:
+        self._command = [str(old_python.absolute()), str(OLD_WORKER)]
+        self.versions: dict[str, str] = {}
+
+    def __enter__(self) -> OldPackageWorker:
+        self._process = subprocess.Popen(
+            self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
-    return OldPackageRun(
-        samples={OLD_PLAIN_SYNC: answer["plain_sync"], OLD_SYNC: answer["old_autometrics_sync"]},
-        python_version=answer["python"],
-        autometrics_version=answer["autometrics_version"],
-        prometheus_client_version=answer["prometheus_client_version"],
-    )
+        self.versions = self._ask(
+            {
+                "calls_sample_name": names.CALLS_TOTAL,
+                "function_label": names.FUNCTION,
+                "service_name": BENCH_SERVICE_NAME,
+            }
+        )
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._process.stdin is not None
+        self._process.stdin.close()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+    def _ask(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write(json.dumps(request) + "\n")
+        self._process.stdin.flush()
+        answer = self._process.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"the older package's worker exited with {self._process.wait()}")
+        reply: dict[str, Any] = json.loads(answer)
+        return reply
+
+    def variants(self) -> VariantGroup:
+        def time_repeat(iterations: int) -> dict[str, float]:
+            answer = self._ask({"iterations": iterations})
+            return {OLD_PLAIN_SYNC: answer["plain"], OLD_SYNC: answer["instrumented"]}
+
+        def verify(calls: int) -> None:
+            recorded = self._ask({"count": True})["recorded_calls"]
+            if recorded != calls:
+                raise RuntimeError(f"the older package recorded {recorded:.0f} calls, {calls} made")
+
+        return VariantGroup([time_repeat], verify)
 
 
 def cpu_model() -> str:
@@ -347,23 +410,22 @@ def main(argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    from importlib.metadata import version
-
     print(f"Command: {shlex.join([sys.executable, *sys.argv])}")
     print(f"Python {platform.python_version()} ({platform.python_implementation()}), {platform.platform()}")
     print(f"CPU: {cpu_model()}, {os.cpu_count()} cores")
-    print(f"{arguments.iterations} calls per repeat, median of {arguments.repeats} repeats, GC paused while timing")
+    print(
+        f"{arguments.iterations} calls per repeat, median of {arguments.repeats} interleaved repeats, "
+        "GC paused while timing"
+    )
 
-    samples = measure_plain_calls(arguments.iterations, arguments.repeats)
-    samples |= measure_raw_prometheus_client(arguments.iterations, arguments.repeats)
-    samples |= measure_our_runtime(arguments.iterations, arguments.repeats)
-    old_run = measure_old_package(arguments.old_python, arguments.iterations, arguments.repeats)
-    samples |= old_run.samples
-
+    with OldPackageWorker(arguments.old_python) as old_worker:
+        groups = [plain_calls(), raw_prometheus_client(), our_runtime(), old_worker.variants()]
+        samples = measure(groups, arguments.iterations, arguments.repeats)
     print(
         f"Ours: prometheus_client {version('prometheus_client')}; older package: autometrics "
-        f"{old_run.autometrics_version}, prometheus_client {old_run.prometheus_client_version}, "
-        f"Python {old_run.python_version}, in its own process"
+        f"{old_worker.versions['autometrics_version']}, prometheus_client "
+        f"{old_worker.versions['prometheus_client_version']}, Python {old_worker.versions['python']}, "
+        "in its own process"
     )
     print()
     medians = medians_of(samples)
