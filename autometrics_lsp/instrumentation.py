@@ -12,10 +12,12 @@ Recognised decorators:
   other module is taken to be a re-export of ours;
 - the older `autometrics` package's (`from autometrics import autometrics`, `autometrics.autometrics`), which labels
   functions exactly like ours (`function` = `__qualname__`, `module` = `__name__`, the file's stem for `__main__`);
-- ours on a class, mirroring the runtime's rule: every function defined directly in the class body, except dunder
-  methods other than `__call__`, methods marked `@skip_autometrics` and names listed in `exclude=(...)`; a method that
-  carries its own decorator keeps its own options. The older package has no class rule: on a class it wraps the
-  constructor only, which is reported as a problem on the methods.
+- ours on a class, mirroring the runtime's rule (autometrics_lsp/runtime/decorator.py): the functions the class's
+  `__dict__` ends up holding that were written as `def` directly in its body (the last definition of a name; not
+  turned into a property, cache or other non-function by another decorator; no `global` declaration), except dunder
+  attributes other than `__call__` (private `__x` names are mangled, so they count), `@skip_autometrics` methods and
+  names listed in `exclude=(...)`; a method with its own decorator keeps its own options. The older package has no
+  class rule: on a class it wraps the constructor only, which is reported as a problem on the methods.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ import logging
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from enum import Enum
-from typing import Any, Literal, Union
+from pathlib import Path
+from typing import Any, Literal
 
 from autometrics_lsp.identity import FunctionIdentity
 from autometrics_lsp.runtime.objectives import (
@@ -59,8 +61,9 @@ _STAR_EXPORTS = {
     "autometrics": ("autometrics", "Objective"),
     "autometrics.objectives": ("Objective", "ObjectiveLatency", "ObjectivePercentile"),
 }
-# Decorators that turn a method into a descriptor the runtime's class rule leaves alone (it instruments functions).
-_DESCRIPTOR_DECORATORS = frozenset(
+# Decorators after which a class attribute is no longer a function written in the class body, so the runtime's class
+# rule leaves it alone: descriptors, caches, and typing.overload's placeholder (its __qualname__ is not the method's).
+_NON_FUNCTION_DECORATORS = frozenset(
     {"property", "cached_property", "lru_cache", "cache", "singledispatchmethod", "overload", "abstractproperty"}
 )
 _OPTIONS: dict[DecoratorKind, frozenset[str]] = {
@@ -158,13 +161,6 @@ def codepoint_column(line_text: str, utf16_col: int) -> int:
 
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-def _utf16_from_utf8(line_text: str, byte_offset: int) -> int:
-    if line_text.isascii():
-        return byte_offset
-    prefix = line_text.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore")
-    return utf16_column(prefix, len(prefix))
 
 
 def _is_within(inner: Range, outer: Range) -> bool:
@@ -387,7 +383,6 @@ _MAX_INDIRECTIONS = 16  # `A = B`, `B = A` must not loop
 class _Scope:
     block: _Block
     parent: _Scope | None
-    qualname: str
     bindings: dict[str, _Imported | _Assigned] = field(default_factory=dict)
     declared_global: set[str] = field(default_factory=set)
 
@@ -414,7 +409,7 @@ class _Mark(Enum):
 
 _SKIP = _Mark.SKIP
 _NOT_A_FUNCTION = _Mark.NOT_A_FUNCTION
-_DecoratorMark = Union[_DecoratorUse, _Mark]
+_DecoratorMark = _DecoratorUse | _Mark
 
 
 @dataclass
@@ -439,7 +434,7 @@ class _Analysis:
 
     def _visit(self, block: _Block, parent: _Scope | None, qualname: str, class_rule: _ClassRule | None) -> None:
         """Records the functions defined in `block`; `class_rule` is set when `block` is a decorated class."""
-        scope = _Scope(block, parent, qualname)
+        scope = _Scope(block, parent)
         self._bind(scope)
         # What a class's __dict__ ends up holding: the last definition of each name.
         last_of_name = {child.name: child for child in block.children}
@@ -548,7 +543,7 @@ class _Analysis:
         if level == 0:
             return module or ""
         package_parts = self.package.split(".") if self.package else []
-        if level - 1 > len(package_parts) or not package_parts:
+        if level - 1 >= len(package_parts):
             # Beyond the top-level package: unresolvable, but keep the name visible to the re-export rule.
             return "." * level + (module or "")
         base = ".".join(package_parts[: len(package_parts) - (level - 1)])
@@ -583,7 +578,7 @@ class _Analysis:
             return _DecoratorUse(OURS, call)
         if name == _SKIP_DECORATOR_NAME and module:
             return _SKIP
-        if name in _DESCRIPTOR_DECORATORS or (module and name in ("setter", "getter", "deleter")):
+        if name in _NON_FUNCTION_DECORATORS or (module and name in ("setter", "getter", "deleter")):
             return _NOT_A_FUNCTION
         return None
 
@@ -740,9 +735,9 @@ def _latency_threshold(value: Any, problems: list[str]) -> ObjectiveLatency | No
         return None
 
 
-def _objective(arguments: list[Any], keywords: dict[str | None, Any], problems: list[str]) -> Any:
+def _objective(arguments: list[Any], keywords: dict[str, Any], problems: list[str]) -> Any:
     """The Objective the runtime would build, or _UNKNOWN when a part is not static or the runtime would reject it."""
-    fields = dict(zip(("name", "success_rate", "latency"), arguments))
+    fields = dict(zip(("name", "success_rate", "latency"), arguments, strict=False))
     fields.update({key: value for key, value in keywords.items() if key in ("name", "success_rate", "latency")})
     if any(value is _UNKNOWN or (isinstance(value, tuple) and _UNKNOWN in value) for value in fields.values()):
         return _UNKNOWN
@@ -750,15 +745,17 @@ def _objective(arguments: list[Any], keywords: dict[str | None, Any], problems: 
     name = fields.get("name")
     if not isinstance(name, str) or not name:
         problems.append("an objective needs a non-empty name")
+        name = None
     success_rate = _percentile(fields.get("success_rate"), "success_rate", problems)
     latency = _latency(fields.get("latency"), problems)
     if fields.get("success_rate") is None and fields.get("latency") is None:
         problems.append(f"objective {name!r} needs a success_rate, a latency, or both")
-    if len(problems) > problems_before:
+    if len(problems) > problems_before or name is None:
         return _UNKNOWN
     if not is_recommended_objective_name(name):
         problems.append(
-            f"objective name {name!r} is discouraged: use lowercase letters, digits, '-' and '_', starting with a letter"
+            f"objective name {name!r} is discouraged: use lowercase letters, digits, '-' and '_',"
+            " starting with a letter"
         )
     return Objective(name, success_rate=success_rate, latency=latency)
 

@@ -30,13 +30,14 @@ WORKSPACE = Path(__file__).resolve().parents[2] / "fixtures" / "workspace"
 SHOPKIT = WORKSPACE / "shopkit"
 
 
-def analyze(source: str, module: str = "app.handlers", **options: bool) -> dict[str, FunctionDefinition]:
-    return {definition.identity.function: definition for definition in analyze_module(textwrap.dedent(source), module, **options)}
+def analyze(source: str, module: str = "app.handlers", is_package: bool = False) -> dict[str, FunctionDefinition]:
+    definitions = analyze_module(textwrap.dedent(source), module, is_package=is_package)
+    return {definition.identity.function: definition for definition in definitions}
 
 
-def instrumented(source: str, **options: bool) -> dict[str, str | None]:
+def instrumented(source: str, module: str = "app.handlers", is_package: bool = False) -> dict[str, str | None]:
     """Each function's decorator kind, None when not instrumented."""
-    return {name: definition.decorator for name, definition in analyze(source, **options).items()}
+    return {name: definition.decorator for name, definition in analyze(source, module, is_package).items()}
 
 
 def fixture(module_file: str) -> dict[str, FunctionDefinition]:
@@ -173,11 +174,13 @@ def test_class_scope_names_reach_method_decorators_but_not_nested_functions() ->
 
 
 def test_relative_imports_resolve_against_the_module_and_package() -> None:
-    module_source = "from ...runtime import autometrics\n\n@autometrics\ndef a(): ...\n"
-    assert instrumented(module_source, module="autometrics_lsp.demo.shop") == {"a": "autometrics_lsp"}
-    package_source = "from ..runtime import autometrics as am\n\n@am\ndef b(): ...\n"
-    found = analyze(package_source, module="autometrics_lsp.demo", is_package=True)
-    assert found["b"].decorator == "autometrics_lsp"
+    # Inside the older package's own tree, only a correctly resolved import reaches ITS decorator (else: ours).
+    source = "from ..decorator import autometrics\n\n@autometrics\ndef f(): ...\n"
+    assert instrumented(source, module="autometrics.contrib.helpers") == {"f": "autometrics"}
+    assert instrumented(source, module="autometrics.contrib", is_package=True) == {"f": "autometrics"}
+    assert instrumented(source, module="autometrics.contrib") == {"f": "autometrics_lsp"}  # `..` is above the top
+    assert instrumented("from . import decorator\n\n@decorator.autometrics\ndef f(): ...\n",
+                        module="autometrics.helpers") == {"f": "autometrics"}
 
 
 def test_a_relative_import_above_the_top_package_still_keeps_its_name() -> None:
@@ -609,7 +612,8 @@ def test_a_ten_thousand_function_file_is_analysed_completely() -> None:
     header = "from autometrics_lsp.runtime import autometrics, Objective, ObjectivePercentile\n"
     header += 'API = Objective("api", success_rate=ObjectivePercentile.P99)\n\n'
     functions = [
-        f"@autometrics(objective=API)\ndef handler_{number}(request):\n    total = request + {number}\n    return total\n\n"
+        f"@autometrics(objective=API)\ndef handler_{number}(request):\n    total = request + {number}\n"
+        "    return total\n\n"
         if number % 2
         else f"class Page{number}:\n    def render(self, title='é'):\n        return title\n\n"
         for number in range(10_000)
