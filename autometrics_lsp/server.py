@@ -13,11 +13,13 @@ from pygls.uris import to_fs_path
 from autometrics_lsp import __version__
 from autometrics_lsp.backend import BackendError
 from autometrics_lsp.engine import Engine
+from autometrics_lsp.features import hover
 from autometrics_lsp.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
 SETTINGS_SECTION = "autometrics"
+FEATURES = (hover,)
 
 
 class AutometricsLanguageServer(LanguageServer):
@@ -101,22 +103,10 @@ def create_server() -> AutometricsLanguageServer:
     ) -> None:
         ls.engine.set_roots(ls.workspace_roots())
 
-    @server.feature(types.TEXT_DOCUMENT_HOVER)
-    async def on_hover(ls: AutometricsLanguageServer, params: types.HoverParams) -> types.Hover | None:
-        document = ls.workspace.get_text_document(params.text_document.uri)
-        try:
-            markdown = await ls.engine.hover_markdown(
-                Path(document.path), document.source, params.position.line, params.position.character
-            )
-        except Exception:  # a bug of ours must cost one hover, never the session or a traceback in the editor
-            log.exception("hover failed at %s:%s", params.text_document.uri, params.position)
-            return None
-        if markdown is None:
-            return None
-        return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=markdown))
-
     @server.feature(types.SHUTDOWN)
     async def on_shutdown(ls: AutometricsLanguageServer, params: None) -> None:
         await ls.engine.aclose()
 
+    for feature in FEATURES:
+        feature.register(server)
     return server
