@@ -1,6 +1,7 @@
 """Session fixtures shared by the end-to-end tests: the sample shop under known traffic, and real backends scraping it.
 
-- `shop_service`: the shop (`autometrics_lsp.demo.shop`) as a real process serving `/metrics`, with its traffic plan.
+- `shop_service`: the shop (`autometrics_lsp.demo.shop`) as a real process serving `/metrics`, with its traffic plan
+  (`shop_service.plan.of(payments.charge).calls_per_second`, ...), at the shop's default rate and version.
 - `prometheus`: a real Prometheus scraping it every second; yields once a rate over `METRICS_WINDOW` is exact.
 - `victoria_metrics`: the same with VictoriaMetrics, started only by the tests that ask for it.
 - `metrics_window`: the PromQL window to query with (pass it as the server's `window` setting): the backend
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
     from autometrics_lsp.demo.stack import RunningBackend, RunningService
 
 METRICS_WINDOW = "10s"
-SHOP_RATE = 20.0
-SHOP_VERSION = "1.0.0"
 _BACKEND_FIXTURES = frozenset({"shop_service", "prometheus", "victoria_metrics"})
 
 
@@ -66,7 +65,7 @@ def shop_service() -> Iterator[ShopUnderTraffic]:
     from autometrics_lsp.demo.shop.plan import traffic_plan
     from autometrics_lsp.demo.stack import start_service
 
-    with start_service(rate=SHOP_RATE, version=SHOP_VERSION) as service:
+    with start_service() as service:
         yield ShopUnderTraffic(service=service, plan=traffic_plan(service.rate))
 
 

@@ -63,7 +63,7 @@ class StackError(RuntimeError):
 
 
 class BinaryNotFound(StackError):
-    pass
+    """A backend's executable is not installed."""
 
 
 class BackendUnavailable(StackError):
@@ -118,12 +118,12 @@ def find_binary(name: str) -> str:
 
 
 def duration_seconds(duration: str) -> float:
-    """Seconds in a simple Prometheus duration such as `500ms`, `1s`, `5m`, `1h`."""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h)", duration)
+    """Seconds in a one-unit Prometheus duration: `500ms`, `1s`, `5m`, `1h` (whole numbers, as Prometheus wants)."""
+    match = re.fullmatch(r"(\d+)(ms|s|m|h)", duration)
     if match is None:
         raise ValueError(f"not a simple Prometheus duration (like 1s, 5m): {duration!r}")
     number, unit = match.groups()
-    return float(number) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+    return int(number) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
 
 
 def scrape_config(targets: Sequence[str], scrape_interval: str, job_name: str = DEFAULT_JOB) -> dict[str, Any]:
@@ -280,7 +280,7 @@ def wait_for_shop_traffic(
     Only then does a rate over `window` show the true rate (until the window is full, it reads low).
     """
     started = time.monotonic()
-    selector = f'{names.CALLS_TOTAL}{{{names.SERVICE_NAME}="{service_name}"}}'
+    selector = f"{names.CALLS_TOTAL}{{{names.SERVICE_NAME}={json.dumps(service_name)}}}"
     wait_for_series(backend.url, selector, timeout)
     samples_in_full_window = math.floor(duration_seconds(window) / duration_seconds(backend.scrape_interval))
     remaining = timeout - (time.monotonic() - started)

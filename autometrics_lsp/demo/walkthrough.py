@@ -122,7 +122,8 @@ def run_demo(*, prometheus_port: int = 0, once: bool = False, out: TextIO = sys.
                     file=out,
                     flush=True,
                 )
-                wait_for_shop_traffic(prometheus, DEMO_WINDOW)
+                waited = wait_for_shop_traffic(prometheus, DEMO_WINDOW)
+                print(f"data after {waited:.0f} s; the hovers an editor would show now:", file=out)
                 asyncio.run(print_hovers(prometheus.url, DEMO_WINDOW, out))
                 if not once:
                     _keep_running(prometheus.url, out)

@@ -87,7 +87,7 @@ def test_duration_seconds(duration: str, seconds: float) -> None:
     assert stack.duration_seconds(duration) == seconds
 
 
-@pytest.mark.parametrize("duration", ["", "10", "1d", "1m30s", "-1s"])
+@pytest.mark.parametrize("duration", ["", "10", "1.5s", "1d", "1m30s", "-1s"])
 def test_duration_seconds_refuses_what_it_cannot_read(duration: str) -> None:
     with pytest.raises(ValueError, match="duration"):
         stack.duration_seconds(duration)
