@@ -211,7 +211,8 @@ _TOKEN = re.compile(
         | "[^"\\\r\n]*(?:\\.[^"\\\r\n]*)*"
         | '[^'\\\r\n]*(?:\\.[^'\\\r\n]*)*'
       )
-    | [(\[{)\]}]
+    | [(\[{]+
+    | [)\]}]+
     | \\(?:\r\n|\r|\n)
     | \r\n|\r|\n
     """,
@@ -244,9 +245,9 @@ def _logical_lines(source: str) -> Iterator[tuple[int, int]]:
     for token in _TOKEN.finditer(source):
         first = source[token.start()]
         if first in _OPENING:
-            depth += 1
+            depth += token.end() - token.start()
         elif first in _CLOSING:
-            depth = max(0, depth - 1)
+            depth = max(0, depth - (token.end() - token.start()))
         elif first == "#":
             comment = token.span()
         elif first in "\r\n":
@@ -426,7 +427,7 @@ class _Analysis:
         self.package = module if is_package else module.rpartition(".")[0]
         self.definitions: list[FunctionDefinition] = []
         # Handlers often share one decorator text (`@autometrics(objective=API)`), parsed into one shared node.
-        self._options_seen: dict[tuple[int, int], _Options] = {}
+        self._options_seen: dict[tuple[int, int], tuple[_Scope, _Options]] = {}
 
     def run(self, block: _Block) -> list[FunctionDefinition]:
         self._visit(block, None, "", class_rule=None)
@@ -589,8 +590,9 @@ class _Analysis:
             return _Options()
         key = (id(use.call), id(scope))
         if key not in self._options_seen:
-            self._options_seen[key] = self._read_options(use.kind, use.call, scope)
-        return self._options_seen[key]
+            # The scope is kept alive with its entry, so its id cannot be reused by another scope meanwhile.
+            self._options_seen[key] = (scope, self._read_options(use.kind, use.call, scope))
+        return self._options_seen[key][1]
 
     def _read_options(self, kind: DecoratorKind, call: ast.Call, scope: _Scope) -> _Options:
         options = _Options()

@@ -474,6 +474,23 @@ def test_unknown_options_are_problems_and_dynamic_values_are_unknown() -> None:
     assert older["f"].problems == ("unknown option 'record_error_type' for the autometrics decorator",)
 
 
+def test_one_decorator_text_means_what_its_own_scope_says() -> None:
+    # The same text `@autometrics(objective=SLO)` in many scopes, each binding SLO differently.
+    functions = "".join(
+        f"def factory_{number}():\n"
+        f"    SLO = Objective('slo-{number}', success_rate=ObjectivePercentile.P99)\n"
+        "    @autometrics(objective=SLO)\n"
+        "    def made(): ...\n"
+        for number in range(50)
+    )
+    source = "from autometrics_lsp.runtime import autometrics, Objective, ObjectivePercentile\n" + functions
+    objectives = {d.identity.function: d.identity.objective for d in analyze_module(source, "m") if d.instrumented}
+    assert objectives == {
+        f"factory_{number}.<locals>.made": Objective(f"slo-{number}", success_rate=ObjectivePercentile.P99)
+        for number in range(50)
+    }
+
+
 def test_cyclic_names_do_not_loop() -> None:
     source = """
         from autometrics_lsp.runtime import autometrics
