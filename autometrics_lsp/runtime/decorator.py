@@ -38,6 +38,7 @@ from typing import Any, TypeVar, overload
 from autometrics_lsp.runtime.core import RUNTIME
 from autometrics_lsp.runtime.functions import FunctionMetrics
 from autometrics_lsp.runtime.labels import module_label
+from autometrics_lsp.runtime.objectives import Objective
 from autometrics_lsp.runtime.options import (
     DecoratorOptions,
     ExceptionPredicate,
@@ -45,7 +46,6 @@ from autometrics_lsp.runtime.options import (
     check_objective,
     validated_options,
 )
-from autometrics_lsp.runtime.objectives import Objective
 from autometrics_lsp.runtime.wrappers import (
     instrument_async_generator_function,
     instrument_coroutine_function,
@@ -106,7 +106,8 @@ def autometrics(
         check_objective(options.objective, RUNTIME.buckets, stacklevel=2)
 
     def decorate(decorated: T) -> T:
-        return _instrument(decorated, options)
+        instrumented: T = _instrument(decorated, options)
+        return instrumented
 
     return decorate if target is None else decorate(target)
 
@@ -144,6 +145,7 @@ def _instrument(target: Any, options: DecoratorOptions) -> Any:
         track_concurrency=options.track_concurrency,
         record_error_type=options.record_error_type,
     )
+    wrapper: Callable[..., Any]
     if inspect.isasyncgenfunction(target):
         wrapper = instrument_async_generator_function(target, metrics, options)
     elif inspect.iscoroutinefunction(target):

@@ -16,8 +16,8 @@ from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 import prometheus_client
-from prometheus_client.registry import Collector, RestrictedRegistry
 from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector, RestrictedRegistry
 
 from autometrics_lsp.runtime.core import RUNTIME
 from autometrics_lsp.runtime.names import DEFAULT_METRICS_PORT

@@ -7,6 +7,7 @@ the commit from git), except for the service name, which is never empty.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -111,6 +112,6 @@ def validated_buckets(buckets: Sequence[float] | None) -> tuple[float, ...]:
         raise ValueError("buckets must not be empty")
     if any(not math.isfinite(bound) or bound <= 0 for bound in bounds):
         raise ValueError(f"buckets must be finite and positive (+Inf is added by itself), got {bounds}")
-    if any(low >= high for low, high in zip(bounds, bounds[1:])):
+    if any(low >= high for low, high in itertools.pairwise(bounds)):
         raise ValueError(f"buckets must be strictly increasing, got {bounds}")
     return bounds

@@ -25,7 +25,7 @@ Caller = Hashable  # the caller's FunctionMetrics, or None at the top of the sta
 class CallerCell:
     """One thread's calls from one caller: ok count, histogram bucket counts (not cumulative, +Inf last), sum."""
 
-    __slots__ = ("ok", "bucket_counts", "seconds")
+    __slots__ = ("bucket_counts", "ok", "seconds")
 
     def __init__(self, bucket_count: int) -> None:
         self.ok = 0
@@ -80,7 +80,7 @@ def fold_bucket_counts(
 class ShardStore:
     """The calls of one function in this process (the single-process mode)."""
 
-    __slots__ = ("shards", "_retired", "_bounds", "_lock")
+    __slots__ = ("_bounds", "_lock", "_retired", "shards")
 
     def __init__(self, bounds: tuple[float, ...]) -> None:
         # Written only under _lock (creating or retiring shards); read without it on every call.

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import functools
 import logging
+from bisect import bisect_left
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
 from contextvars import Token
-from bisect import bisect_left
 from threading import get_ident
 from time import perf_counter
 from typing import Any

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 from prometheus_client import CollectorRegistry
-
 from runtime_samples import TEST_SERVICE
 
 from autometrics_lsp.runtime import init

@@ -32,7 +32,7 @@ def run_isolated(source: str, env: dict[str, str] | None = None) -> str:
     For what a shared in-process runtime cannot show: the state before `init()`, other buckets, `__main__`.
     """
     completed = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(source)], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-c", textwrap.dedent(source)], capture_output=True, text=True, env=env, timeout=60, check=False
     )
     assert completed.returncode == 0, completed.stderr
     return completed.stdout

@@ -10,8 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from prometheus_client import CollectorRegistry
 from runtime_samples import samples
 
-from autometrics_lsp.runtime import autometrics, carry_caller
-from autometrics_lsp.runtime import names
+from autometrics_lsp.runtime import autometrics, carry_caller, names
 
 
 def callers_of(registry: CollectorRegistry, function: str) -> dict[tuple[str, str], float]:

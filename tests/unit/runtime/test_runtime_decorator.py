@@ -161,7 +161,7 @@ class Service:
 
     attribute = 3
     assigned = helper_defined_elsewhere
-    shortcut = lambda self: "lambda"  # noqa: E731
+    shortcut = lambda self: "lambda"
 
     def __init__(self) -> None:
         self.value = 1

@@ -8,8 +8,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from runtime_samples import samples, total
 
-from autometrics_lsp.runtime import autometrics
-from autometrics_lsp.runtime import names
+from autometrics_lsp.runtime import autometrics, names
 
 COUNT = names.CALLS_DURATION_SECONDS + "_count"
 

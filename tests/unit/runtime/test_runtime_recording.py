@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from runtime_samples import TEST_SERVICE, samples, total
 
-from autometrics_lsp.runtime import Objective, ObjectiveLatency, ObjectivePercentile, autometrics, init
-from autometrics_lsp.runtime import names
+from autometrics_lsp.runtime import Objective, ObjectiveLatency, ObjectivePercentile, autometrics, init, names
 from autometrics_lsp.runtime.store import ShardStore
 
 BUCKET = names.CALLS_DURATION_SECONDS + "_bucket"
