@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Sequence
 
-from autometrics_lsp.demo.shop.plan import ENTRY_POINT_CYCLE, EntryPoint
+from autometrics_lsp.demo.shop.plan import ENTRY_POINT_CYCLE
 
 log = logging.getLogger(__name__)
 
 
-async def run_traffic(rate: float, cycle: Sequence[EntryPoint] = ENTRY_POINT_CYCLE) -> None:
-    """Call `cycle[tick % len(cycle)]` at tick n = 0, 1, 2, ..., tick n starting n / rate seconds in.
+async def run_traffic(rate: float) -> None:
+    """At tick n = 0, 1, 2, ..., n / rate seconds in, call the next entry point of `ENTRY_POINT_CYCLE`.
 
     Ticks follow the clock rather than the end of the previous call, so the rate holds however long a call
     takes, and async calls overlap as concurrent requests to a real service would.
@@ -26,9 +25,9 @@ async def run_traffic(rate: float, cycle: Sequence[EntryPoint] = ENTRY_POINT_CYC
         delay = started + tick / rate - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        entry = cycle[tick % len(cycle)]
+        entry = ENTRY_POINT_CYCLE[tick % len(ENTRY_POINT_CYCLE)]
         try:
-            outcome = entry.function(*entry.arguments(tick // len(cycle)))
+            outcome = entry.function(*entry.arguments(tick // len(ENTRY_POINT_CYCLE)))
         except Exception:
             log.exception("%s failed unexpectedly", entry.function.__qualname__)
         else:
