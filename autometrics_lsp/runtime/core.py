@@ -81,8 +81,16 @@ class Runtime:
             if self._settings is not None and self.multiprocess:
                 self._activate(metrics, self._settings)
             elif self._settings is None and self._registry is None and not self.multiprocess:
-                self._bind(REGISTRY)
+                self._bind_default_registry_quietly()
             return metrics
+
+    def _bind_default_registry_quietly(self) -> None:
+        # Runs while the user's modules are imported: a clash there must not stop the import. The calls are
+        # still recorded, and an explicit init(registry=...) shows them (or raises the clash to its caller).
+        try:
+            self._bind(REGISTRY)
+        except ValueError:
+            _log.warning("autometrics: could not register in the default registry", exc_info=True)
 
     def functions(self) -> list[FunctionMetrics]:
         with self._lock:

@@ -234,3 +234,29 @@ def test_a_forked_child_leaves_its_parent_s_early_calls_to_the_parent(tmp_path: 
         ("function_calls_total", "error"): 1.0,
         ("function_calls_total", "ok"): 1.0,
     }
+
+
+def test_a_name_clash_in_the_default_registry_does_not_break_importing_decorated_code() -> None:
+    printed = run_isolated(
+        """
+        from prometheus_client import CollectorRegistry, Gauge
+        from autometrics_lsp.runtime import autometrics, init
+
+        Gauge("build_info", "the application's own build_info")
+
+        @autometrics
+        def still_works():
+            return "yes"
+
+        print(still_works())
+        registry = CollectorRegistry()
+        init(registry=registry, service_name="clash")
+        print(registry.get_sample_value("function_calls_total", {
+            "function": "still_works", "module": "__main__", "service_name": "clash", "result": "ok",
+            "caller_function": "", "caller_module": "", "objective_name": "", "objective_percentile": "",
+        }))
+        """,
+        env=environment(),
+    )
+
+    assert printed.split() == ["yes", "1"]
