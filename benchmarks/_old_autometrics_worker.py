@@ -1,9 +1,10 @@
-"""Times the older `autometrics` package (PyPI 1.0.0) inside its own venv, on request of decorator_overhead.py.
+"""Times the older `autometrics` package (PyPI 1.0.0) in its own venv, on request of decorator_overhead.py.
 
 A line protocol of JSON objects, so the benchmark can interleave this process's repeats with its own:
 - first request `{"calls_sample_name", "function_label", "service_name"}`; answer: the versions timed;
-- `{"iterations": N}`: time one repeat; answer `{"plain": ns_per_call, "instrumented": ns_per_call}`,
-  a plain call and the same function under the older package's decorator (Prometheus tracker);
+- `{"iterations": N}`: time one repeat; answer `{"plain": PerCall, "instrumented": PerCall}` (each
+  `[wall_ns, cpu_ns]` per call, see `_call_timing`): a plain call, and the same function under the older
+  package's decorator (Prometheus tracker);
 - `{"count": true}`: answer `{"recorded_calls": N}`, what the package's registry counted for that function.
 The metric and label names come in the first request, so the project's names module stays their one source.
 """

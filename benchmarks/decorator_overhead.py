@@ -1,11 +1,12 @@
-"""Per-call cost of `@autometrics`, side by side with a plain call, raw prometheus_client and the older package.
+"""Per-call cost of `@autometrics` next to a plain call, raw prometheus_client and the older package.
 
     python benchmarks/decorator_overhead.py [--iterations N] [--repeats N] [--old-python PATH]
 
 `scripts/bench.sh` creates the older package's venv and runs this with the project's venv. Every variant runs
-the same body (`return x + 1`); each figure is the median over the repeats of (elapsed / iterations), and a
-variant's added cost is measured against the plain call of its own kind and process. The older `autometrics`
-package pins old dependencies, so it runs in its own venv and process (`_old_autometrics_worker.py`).
+the same body (`return x + 1`); each figure is the median over the repeats of (elapsed / iterations), by wall
+clock and by the thread's CPU time, and a variant's added cost is measured against the plain call of its own
+kind and process. The older `autometrics` package pins old dependencies, so it runs in its own venv and
+process (`_old_autometrics_worker.py`); repeats of all variants, in both processes, are interleaved.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from time import perf_counter
 from typing import Any, TypeVar
 
 from _call_timing import (
+    PerCall,
     add_one,
     add_one_async,
     calls_made,
@@ -68,34 +70,27 @@ class Scenario:
     description: str
     baseline: str | None = None
     """The plain call this variant's added cost is measured against; None for a baseline itself."""
-    compared_with: str | None = None
-    """Our variant whose added cost this one's is divided by, for the ratio column."""
 
 
 SCENARIOS = (
     Scenario(PLAIN_SYNC, "(a) plain call"),
-    Scenario(
-        RAW_PER_CALL_LABELS,
-        "(b) prometheus_client: labels(...) per call, inc + observe",
-        PLAIN_SYNC,
-        OURS_SYNC,
-    ),
-    Scenario(
-        RAW_PREBOUND, "(b) prometheus_client: pre-bound children, inc + observe", PLAIN_SYNC, OURS_SYNC
-    ),
+    Scenario(RAW_PER_CALL_LABELS, "(b) prometheus_client: labels(...) per call, inc + observe", PLAIN_SYNC),
+    Scenario(RAW_PREBOUND, "(b) prometheus_client: pre-bound children, inc + observe", PLAIN_SYNC),
     Scenario(OLD_PLAIN_SYNC, "(c) plain call, in the older package's process"),
-    Scenario(OLD_SYNC, "(c) autometrics 1.0.0 (PyPI), tracker=prometheus", OLD_PLAIN_SYNC, OURS_SYNC),
-    Scenario(OURS_SYNC, "(d) ours, sync", PLAIN_SYNC, OURS_SYNC),
+    Scenario(OLD_SYNC, "(c) autometrics 1.0.0 (PyPI), tracker=prometheus", OLD_PLAIN_SYNC),
+    Scenario(OURS_SYNC, "(d) ours, sync", PLAIN_SYNC),
     Scenario(PLAIN_ASYNC, "(e) plain async call, awaited"),
-    Scenario(OURS_ASYNC, "(e) ours, async, awaited", PLAIN_ASYNC, OURS_SYNC),
+    Scenario(OURS_ASYNC, "(e) ours, async, awaited", PLAIN_ASYNC),
     Scenario(PLAIN_NESTED, "(f) plain outer calling plain inner"),
     Scenario(
-        OURS_NESTED,
-        "(f) ours: decorated outer calling decorated inner (2 recorded calls)",
-        PLAIN_NESTED,
-        OURS_SYNC,
+        OURS_NESTED, "(f) ours: decorated outer calling decorated inner (2 recorded calls)", PLAIN_NESTED
     ),
 )
+
+CLOCKS = {
+    "wall_ns": "Wall clock (time.perf_counter_ns)",
+    "cpu_ns": "CPU time of the calling thread (time.thread_time_ns): leaves out time other processes ran",
+}
 
 
 @dataclass(frozen=True)
@@ -104,24 +99,26 @@ class Row:
     ns_per_call: float
     added_ns: float | None
     ratio_vs_ours: float | None
+    """This variant's added cost divided by our sync decorator's."""
 
 
-def medians_of(samples: Mapping[str, Sequence[float]]) -> dict[str, float]:
-    return {key: statistics.median(values) for key, values in samples.items()}
+def medians_of(samples: Mapping[str, Sequence[PerCall]], clock: str) -> dict[str, float]:
+    """The median cost per call of each scenario by one clock (a field of `PerCall`)."""
+    return {
+        key: statistics.median(getattr(figure, clock) for figure in figures)
+        for key, figures in samples.items()
+    }
 
 
 def summarize(medians: Mapping[str, float]) -> list[Row]:
     """One row per measured scenario, in table order: median, added cost, and ratio to our added cost."""
+    ours_added = _added_ns(medians, _scenario(OURS_SYNC))
     rows = []
     for scenario in SCENARIOS:
         if scenario.key not in medians:
             continue
         added = _added_ns(medians, scenario)
-        ratio = None
-        if added is not None and scenario.compared_with is not None:
-            compared = _added_ns(medians, _scenario(scenario.compared_with))
-            if compared is not None and compared > 0:
-                ratio = added / compared
+        ratio = added / ours_added if added is not None and ours_added else None
         rows.append(Row(scenario.description, medians[scenario.key], added, ratio))
     return rows
 
@@ -163,8 +160,8 @@ def verdict(ours_added_ns: float, old_added_ns: float) -> str:
     )
 
 
-RepeatTimer = Callable[[int], dict[str, float]]
-"""Times one repeat of `iterations` calls of one or more variants: nanoseconds per call by scenario key."""
+RepeatTimer = Callable[[int], dict[str, PerCall]]
+"""Times one repeat of `iterations` calls of one or more variants: the cost per call by scenario key."""
 
 
 def _nothing_to_verify(calls: int) -> None:
@@ -178,7 +175,7 @@ class VariantGroup:
     """Raises unless every instrumented variant recorded exactly this many calls since the group was made."""
 
 
-def measure(groups: Sequence[VariantGroup], iterations: int, repeats: int) -> dict[str, list[float]]:
+def measure(groups: Sequence[VariantGroup], iterations: int, repeats: int) -> dict[str, list[PerCall]]:
     """Times every variant in rounds, one repeat of each per round, then checks what was recorded.
 
     Interleaving makes a change of load on a shared machine hit all variants alike, instead of only the
@@ -187,7 +184,7 @@ def measure(groups: Sequence[VariantGroup], iterations: int, repeats: int) -> di
     timers = [timer for group in groups for timer in group.timers]
     for timer in timers:
         timer(warm_up_iterations(iterations))
-    samples: dict[str, list[float]] = {}
+    samples: dict[str, list[PerCall]] = {}
     for _ in range(repeats):
         for timer in timers:
             for key, figure in timer(iterations).items():
@@ -293,7 +290,9 @@ def our_runtime() -> VariantGroup:
     ours_sync = autometrics(add_one)
     ours_async = autometrics(add_one_async)
     ours_outer, ours_inner = _nested_pair(autometrics)
-    checked_series = [{names.FUNCTION: function.__qualname__} for function in (ours_sync, ours_async, ours_outer)]
+    checked_series = [
+        {names.FUNCTION: function.__qualname__} for function in (ours_sync, ours_async, ours_outer)
+    ]
     checked_series.append(
         {names.FUNCTION: ours_inner.__qualname__, names.CALLER_FUNCTION: ours_outer.__qualname__}
     )
@@ -320,13 +319,13 @@ def _recorded(registry: CollectorRegistry, required_labels: Mapping[str, str]) -
     return count_recorded_calls(registry, names.CALLS_TOTAL, required_labels)
 
 
-def measure_our_runtime(iterations: int, repeats: int) -> dict[str, list[float]]:
+def measure_our_runtime(iterations: int, repeats: int) -> dict[str, list[PerCall]]:
     """Our variants alone; raises if the runtime did not count every call."""
     return measure([our_runtime()], iterations, repeats)
 
 
 class OldPackageWorker:
-    """The older package's worker process (`_old_autometrics_worker.py`) in its own venv, for one benchmark run."""
+    """The older package's worker process (`_old_autometrics_worker.py`) in its own venv, for one run."""
 
     def __init__(self, old_python: Path) -> None:
         self._command = [str(old_python.absolute()), str(OLD_WORKER)]
@@ -365,9 +364,12 @@ class OldPackageWorker:
         return reply
 
     def variants(self) -> VariantGroup:
-        def time_repeat(iterations: int) -> dict[str, float]:
+        def time_repeat(iterations: int) -> dict[str, PerCall]:
             answer = self._ask({"iterations": iterations})
-            return {OLD_PLAIN_SYNC: answer["plain"], OLD_SYNC: answer["instrumented"]}
+            return {
+                OLD_PLAIN_SYNC: PerCall(*answer["plain"]),
+                OLD_SYNC: PerCall(*answer["instrumented"]),
+            }
 
         def verify(calls: int) -> None:
             recorded = self._ask({"count": True})["recorded_calls"]
@@ -406,7 +408,7 @@ def main(argv: Sequence[str]) -> int:
     arguments = _parse_arguments(argv)
     if not arguments.old_python.exists():
         print(
-            f"{arguments.old_python} is missing: run scripts/bench.sh, which creates the older package's venv",
+            f"{arguments.old_python} is missing: scripts/bench.sh creates the older package's venv",
             file=sys.stderr,
         )
         return 2
@@ -418,6 +420,7 @@ def main(argv: Sequence[str]) -> int:
         "GC paused while timing"
     )
 
+    load_before = os.getloadavg()[0]
     with OldPackageWorker(arguments.old_python) as old_worker:
         groups = [plain_calls(), raw_prometheus_client(), our_runtime(), old_worker.variants()]
         samples = measure(groups, arguments.iterations, arguments.repeats)
@@ -427,16 +430,18 @@ def main(argv: Sequence[str]) -> int:
         f"{old_worker.versions['prometheus_client_version']}, Python {old_worker.versions['python']}, "
         "in its own process"
     )
-    print()
-    medians = medians_of(samples)
-    print(format_table(summarize(medians)))
-    print()
-    print(
-        verdict(
-            ours_added_ns=medians[OURS_SYNC] - medians[PLAIN_SYNC],
-            old_added_ns=medians[OLD_SYNC] - medians[OLD_PLAIN_SYNC],
+    print(f"Load average (1 min) before: {load_before:.2f}, after: {os.getloadavg()[0]:.2f}")
+    for clock, heading in CLOCKS.items():
+        medians = medians_of(samples, clock)
+        print(f"\n{heading}\n")
+        print(format_table(summarize(medians)))
+        print()
+        print(
+            verdict(
+                ours_added_ns=medians[OURS_SYNC] - medians[PLAIN_SYNC],
+                old_added_ns=medians[OLD_SYNC] - medians[OLD_PLAIN_SYNC],
+            )
         )
-    )
     return 0
 
 

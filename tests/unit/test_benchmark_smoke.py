@@ -29,7 +29,36 @@ def test_measuring_our_runtime_gives_a_figure_per_repeat(bench: ModuleType) -> N
     assert set(samples) == {bench.OURS_SYNC, bench.OURS_ASYNC, bench.OURS_NESTED}
     for figures in samples.values():
         assert len(figures) == 3
-        assert all(math.isfinite(figure) and figure > 0 for figure in figures)
+        assert all(math.isfinite(ns) and ns > 0 for figure in figures for ns in figure)
+
+
+def test_rounds_interleave_variants_then_verify_every_call(bench: ModuleType) -> None:
+    per_call = importlib.import_module("_call_timing").PerCall
+    timed: list[tuple[str, int]] = []
+    verified: list[int] = []
+
+    def timer(key: str) -> object:
+        def time_repeat(iterations: int) -> dict[str, object]:
+            timed.append((key, iterations))
+            return {key: per_call(float(iterations), 1.0)}
+
+        return time_repeat
+
+    samples = bench.measure(
+        [bench.VariantGroup([timer("a"), timer("b")], verified.append)], iterations=100, repeats=2
+    )
+
+    assert timed == [("a", 10), ("b", 10), ("a", 100), ("b", 100), ("a", 100), ("b", 100)]
+    assert samples == {"a": [per_call(100.0, 1.0)] * 2, "b": [per_call(100.0, 1.0)] * 2}
+    assert verified == [210]
+
+
+def test_medians_are_taken_per_clock(bench: ModuleType) -> None:
+    per_call = importlib.import_module("_call_timing").PerCall
+    samples = {bench.PLAIN_SYNC: [per_call(30.0, 20.0), per_call(10.0, 25.0), per_call(90.0, 21.0)]}
+
+    assert bench.medians_of(samples, "wall_ns") == {bench.PLAIN_SYNC: 30.0}
+    assert bench.medians_of(samples, "cpu_ns") == {bench.PLAIN_SYNC: 21.0}
 
 
 def test_summary_measures_each_variant_against_its_own_baseline(bench: ModuleType) -> None:
