@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import platform
 import shlex
@@ -70,6 +71,7 @@ WARM_P95_TARGET_SECONDS = 0.100
 MAX_P95_RATIO_TO_JLS = 1.3
 RSS_TARGET_MB = 300.0
 MAX_LENS_REQUESTS = 4
+SLOWEST_SHOWN = 8
 # What our hover markdown shows only when live figures came back (the figures table's header row).
 LIVE_FIGURES_MARK = "| calls | errors | p95 | p99"
 PROBLEM_MARK = "⚠"
@@ -107,6 +109,7 @@ class ServerRun:
     name: str
     pid: int
     samples: dict[str, list[float]] = field(default_factory=lambda: {phase: [] for phase in PHASES})
+    warm_by_position: dict[HoverPosition, float] = field(default_factory=dict)
     outcomes: dict[str, HoverOutcomes] = field(default_factory=lambda: {phase: HoverOutcomes() for phase in PHASES})
     memory: dict[str, tuple[float, float]] = field(default_factory=dict)  # checkpoint -> (VmRSS, VmHWM) in MB
     lens_rounds: list[LensRound] = field(default_factory=list)
@@ -115,6 +118,7 @@ class ServerRun:
 
 @dataclass
 class Measurement:
+    workspace: Path
     ours: ServerRun
     jls: ServerRun
     api_requests: dict[str, int] = field(default_factory=dict)  # pass -> query-API requests Prometheus served
@@ -182,7 +186,7 @@ async def measure(
         capabilities = await ours_client.initialize(workload.root, ours_spec.initialization_options)
         await jls_client.initialize(workload.root, jls_spec.initialization_options)
         runs = {name: ServerRun(name, client.pid) for name, client in clients.items()}
-        measurement = Measurement(ours=runs[ours_spec.name], jls=runs[jls_spec.name])
+        measurement = Measurement(workload.root, ours=runs[ours_spec.name], jls=runs[jls_spec.name])
         _read_memory(runs, AFTER_START)
         opened: dict[str, set[ModuleFile]] = {name: set() for name in clients}
         for pass_name, first_pass, checkpoint in (("1st pass", True, AFTER_FIRST_PASS), ("2nd pass", False, AFTER_ALL_HOVERS)):
@@ -215,7 +219,10 @@ async def _timed_hover(
         opened.add(position.file)
     began = time.perf_counter()
     answer = await client.hover(position.file.path, position.site.line, position.site.character)
-    run.samples[phase].append(time.perf_counter() - began)
+    elapsed = time.perf_counter() - began
+    run.samples[phase].append(elapsed)
+    if phase == WARM:
+        run.warm_by_position[position] = elapsed
     _count_outcome(run.outcomes[phase], answer)
 
 
@@ -316,6 +323,7 @@ def report(measurement: Measurement) -> str:
         "",
         format_table(["memory (MB)", "ours VmRSS", "ours VmHWM", "jls VmRSS", "jls VmHWM"], memory_rows),
         "",
+        *_slowest_lines(ours, jls, measurement.workspace),
         *_lens_lines(ours),
         *_verdict_lines(summaries[ours.name, WARM], summaries[jls.name, WARM], ours.memory),
     ]
@@ -326,6 +334,25 @@ def report(measurement: Measurement) -> str:
 
 def _summary_cells(summary: Summary) -> list[str]:
     return [str(summary.count), *(milliseconds(value) for value in (summary.p50, summary.p95, summary.p99, summary.mean))]
+
+
+def _slowest_lines(ours: ServerRun, jls: ServerRun, root: Path, count: int = SLOWEST_SHOWN) -> list[str]:
+    slowest = sorted(ours.warm_by_position.items(), key=lambda item: -item[1])[:count]
+    rows = [
+        [
+            f"{position.file.path.relative_to(root)}:{position.site.line + 1}:{position.site.character + 1}",
+            position.site.name,
+            "definition" if position.site.is_definition else "call",
+            milliseconds(seconds),
+            milliseconds(jls.warm_by_position.get(position, math.nan)),
+        ]
+        for position, seconds in slowest
+    ]
+    return [
+        "Slowest warm hovers of ours",
+        format_table(["position (line:column 1-based)", "name", "at", "ours ms", "jls ms"], rows),
+        "",
+    ]
 
 
 def _lens_lines(ours: ServerRun) -> list[str]:
