@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import math
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -37,7 +38,7 @@ def test_rounds_interleave_variants_then_verify_every_call(bench: ModuleType) ->
     timed: list[tuple[str, int]] = []
     verified: list[int] = []
 
-    def timer(key: str) -> object:
+    def timer(key: str) -> Callable[[int], dict[str, object]]:
         def time_repeat(iterations: int) -> dict[str, object]:
             timed.append((key, iterations))
             return {key: per_call(float(iterations), 1.0)}
