@@ -10,9 +10,10 @@ seeded positions — half on definitions, half on call sites — driven by the s
 opened (didOpen) just before a server's first hover in it.
 
 Phases: "cold" is the first hover in each file, "first pass" the other hovers of the first pass, "warm" a
-second pass over every position. Our server's RSS is read from /proc after start-up, after the first pass
-(every file indexed) and after all hovers. Then, if the server offers code lenses, a 200-function file gets
-codeLens + resolve of every lens a few times, with the query-API requests Prometheus served for each round.
+second pass over every position. Both servers' RSS is read from /proc after start-up, after the first pass
+(every hovered file and what it imports parsed and inferred) and after all hovers. Then, if our server offers
+code lenses, a 200-function file gets codeLens + resolve of every lens a few times, with the query-API
+requests Prometheus served for each round.
 Every process started here is stopped, as a process group, before the script returns.
 
 `--py-spy FILE` samples our server with py-spy (its own venv, .cache/bench-venvs/tools) from start-up to the
@@ -64,7 +65,7 @@ PY_SPY_REQUIREMENT = "py-spy==0.4.3"
 
 COLD, FIRST_PASS, WARM = "cold (1st hover of a file)", "first pass, other hovers", "warm (2nd pass)"
 PHASES = (COLD, FIRST_PASS, WARM)
-AFTER_START, AFTER_FIRST_PASS, AFTER_ALL_HOVERS = "after start-up", "after 1st pass (indexed)", "after all hovers"
+AFTER_START, AFTER_FIRST_PASS, AFTER_ALL_HOVERS = "after start-up", "after 1st pass", "after 2nd pass (all hovers)"
 
 # Targets: issue 3 (warm p95 with live values, and against jedi-language-server), issue 7 (memory).
 WARM_P95_TARGET_SECONDS = 0.100
@@ -86,7 +87,6 @@ class ServerSpec:
     name: str
     command: list[str]
     initialization_options: Any = None
-    configuration: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -177,8 +177,7 @@ async def measure(
     try:
         for spec in (ours_spec, jls_spec):
             clients[spec.name] = await LspClient.start(
-                spec.command, cwd=workload.root, stderr_path=work_dir / f"{spec.name}.stderr.log",
-                configuration=spec.configuration,
+                spec.command, cwd=workload.root, stderr_path=work_dir / f"{spec.name}.stderr.log"
             )
         ours_client, jls_client = clients[ours_spec.name], clients[jls_spec.name]
         if py_spy:
@@ -189,7 +188,8 @@ async def measure(
         measurement = Measurement(workload.root, ours=runs[ours_spec.name], jls=runs[jls_spec.name])
         _read_memory(runs, AFTER_START)
         opened: dict[str, set[ModuleFile]] = {name: set() for name in clients}
-        for pass_name, first_pass, checkpoint in (("1st pass", True, AFTER_FIRST_PASS), ("2nd pass", False, AFTER_ALL_HOVERS)):
+        passes = (("1st pass", True, AFTER_FIRST_PASS), ("2nd pass", False, AFTER_ALL_HOVERS))
+        for pass_name, first_pass, checkpoint in passes:
             requests_before = api_requests_served(live.prometheus_url)
             for index, position in enumerate(positions):
                 turns = list(clients.items()) if index % 2 == 0 else list(reversed(clients.items()))
@@ -333,7 +333,8 @@ def report(measurement: Measurement) -> str:
 
 
 def _summary_cells(summary: Summary) -> list[str]:
-    return [str(summary.count), *(milliseconds(value) for value in (summary.p50, summary.p95, summary.p99, summary.mean))]
+    figures = (summary.p50, summary.p95, summary.p99, summary.mean)
+    return [str(summary.count), *(milliseconds(value) for value in figures)]
 
 
 def _slowest_lines(ours: ServerRun, jls: ServerRun, root: Path, count: int = SLOWEST_SHOWN) -> list[str]:
@@ -359,7 +360,13 @@ def _lens_lines(ours: ServerRun) -> list[str]:
     if not ours.lens_rounds:
         return ["Code lenses: not offered by our server (no codeLensProvider) - not measured", ""]
     rows = [
-        [str(index), str(one.lenses), milliseconds(one.list_seconds), milliseconds(one.total_seconds), str(one.api_requests)]
+        [
+            str(index),
+            str(one.lenses),
+            milliseconds(one.list_seconds),
+            milliseconds(one.total_seconds),
+            str(one.api_requests),
+        ]
         for index, one in enumerate(ours.lens_rounds, start=1)
     ]
     totals = summarize([one.total_seconds for one in ours.lens_rounds])
@@ -390,8 +397,9 @@ def _verdict_lines(ours_warm: Summary, jls_warm: Summary, memory: Mapping[str, t
 
 
 def _environment() -> str:
+    cpu_lines = Path("/proc/cpuinfo").read_text().splitlines()
     cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+        (line.split(":", 1)[1].strip() for line in cpu_lines if line.startswith("model name")),
         platform.processor() or "unknown CPU",
     )
     return "\n".join(

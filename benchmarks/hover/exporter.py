@@ -101,7 +101,7 @@ def exposition(series: Sequence[Series], elapsed_seconds: float) -> bytes:
 
 
 def _line_start(metric: str, labels: dict[str, str]) -> str:
-    # Empty label values are left out: Prometheus stores `x=""` as no label at all, and every byte is scraped each second.
+    # Empty values are left out: Prometheus stores `x=""` as no label at all, and every byte is scraped each second.
     rendered = ",".join(f'{name}="{_escape(value)}"' for name, value in labels.items() if value)
     return f"{metric}{{{rendered}}} "
 

@@ -1,8 +1,9 @@
 """A minimal LSP client over a server's stdio: the same code drives every server the benchmark compares.
 
-It speaks JSON-RPC 2.0 with `Content-Length` framing, answers the few requests servers send to clients
-(`workspace/configuration`, capability registration, progress tokens) and otherwise only times round trips:
-nothing is parsed beyond what matching a response to its request needs.
+It speaks JSON-RPC 2.0 with `Content-Length` framing and answers the requests servers send to clients with
+null (capability registration, progress tokens, refreshes); it claims no `workspace/configuration` support,
+so servers take their settings from initializationOptions. Nothing is parsed beyond what matching a
+response to its request needs.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import itertools
 import json
 import os
 import signal
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,8 @@ class LspError(RuntimeError):
 
 
 class LspClient:
-    def __init__(self, process: asyncio.subprocess.Process, configuration: Mapping[str, Any]) -> None:
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
-        self._configuration = configuration
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._reader = asyncio.create_task(self._read_messages())
@@ -39,10 +38,8 @@ class LspClient:
         *,
         cwd: Path,
         stderr_path: Path,
-        env: Mapping[str, str] | None = None,
-        configuration: Mapping[str, Any] | None = None,
     ) -> LspClient:
-        """Start the server in a session of its own; `configuration` answers `workspace/configuration` by section."""
+        """Start the server in a session of its own; settings go in `initialize`'s initializationOptions."""
         with stderr_path.open("wb") as stderr:
             process = await asyncio.create_subprocess_exec(
                 *command,
@@ -50,11 +47,10 @@ class LspClient:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=stderr,
                 cwd=cwd,
-                env=dict(env) if env is not None else None,
                 start_new_session=True,
                 limit=MAX_MESSAGE_BYTES,
             )
-        return cls(process, configuration or {})
+        return cls(process)
 
     @property
     def pid(self) -> int:
@@ -76,12 +72,13 @@ class LspClient:
                         "codeLens": {},
                         "synchronization": {"didSave": True},
                     },
-                    "workspace": {"workspaceFolders": True, "configuration": bool(self._configuration)},
+                    "workspace": {"workspaceFolders": True},
                 },
             },
         )
         self.notify("initialized", {})
-        return result.get("capabilities", {})
+        capabilities: dict[str, Any] = result.get("capabilities", {})
+        return capabilities
 
     def open_document(self, path: Path, text: str) -> None:
         self.notify(
@@ -172,10 +169,4 @@ class LspClient:
         if message["method"] == "window/showMessage":
             self.shown_messages.append(message["params"].get("message", ""))
         if "id" in message:
-            self._send({"jsonrpc": "2.0", "id": message["id"], "result": self._answer(message)})
-
-    def _answer(self, request: dict[str, Any]) -> Any:
-        if request["method"] == "workspace/configuration":
-            items = request.get("params", {}).get("items", [])
-            return [self._configuration.get(item.get("section", "")) for item in items]
-        return None  # registerCapability, workDoneProgress/create, refreshes: null is their whole answer
+            self._send({"jsonrpc": "2.0", "id": message["id"], "result": None})

@@ -102,7 +102,7 @@ def _import_insertion_line(tree: ast.Module) -> int:
     if not tree.body:
         return 0
     first = tree.body[0]
-    decorators = getattr(first, "decorator_list", [])
+    decorators: list[ast.expr] = getattr(first, "decorator_list", [])
     return min([first.lineno, *(decorator.lineno for decorator in decorators)]) - 1
 
 

@@ -72,7 +72,7 @@ def call_sites(source: str, callee_names: Collection[str], method_names: Collect
 
 def _imported_names(tree: ast.Module) -> set[str]:
     """Names an import statement binds anywhere in the module (`import a.b` binds `a`)."""
-    bound = set()
+    bound: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             bound.update(alias.asname or alias.name.partition(".")[0] for alias in node.names)

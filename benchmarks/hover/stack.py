@@ -137,7 +137,8 @@ def wait_for_rates(url: str, *, expected: int, timeout_seconds: float) -> None:
 
 def instant_query(url: str, query: str) -> list[dict[str, Any]]:
     with urllib.request.urlopen(f"{url}/api/v1/query?{urllib.parse.urlencode({'query': query})}", timeout=10) as reply:
-        return json.load(reply)["data"]["result"]
+        result: list[dict[str, Any]] = json.load(reply)["data"]["result"]
+        return result
 
 
 def api_requests_served(url: str) -> int:

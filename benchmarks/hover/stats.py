@@ -44,11 +44,12 @@ def ratio(ours: float, theirs: float) -> float:
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Left-aligned first column, right-aligned others, widths fitted to the content."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
 
     def line(cells: Sequence[str]) -> str:
         first, *rest = cells
-        return "  ".join([first.ljust(widths[0]), *(cell.rjust(width) for cell, width in zip(rest, widths[1:]))])
+        aligned = (cell.rjust(width) for cell, width in zip(rest, widths[1:], strict=True))
+        return "  ".join([first.ljust(widths[0]), *aligned])
 
     return "\n".join([line(header), line(["-" * width for width in widths]), *(line(row) for row in rows)])
 
