@@ -18,3 +18,6 @@ backports=(exceptiongroup)
   --python-version "$oldest_supported_python" --implementation py --abi none --platform any --only-binary=:all: \
   "$(ls "$wheels"/autometrics_lsp-*.whl)[server]" "${backports[@]}" 2> >(grep -v "^WARNING: Location" >&2)
 rm -rf bundled/libs/bin
+# jedi's stubs of third-party libraries are two thirds of the bundle's files and play no part in finding which
+# function a call site names; without them the .vsix installs in a third of the time.
+rm -rf bundled/libs/jedi/third_party/typeshed/stubs

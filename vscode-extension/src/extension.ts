@@ -11,14 +11,25 @@ import {
   ExecuteCommandRequest,
   LanguageClient,
   LanguageClientOptions,
+  MessageType,
   RevealOutputChannelOn,
   ServerOptions,
+  ShowMessageNotification,
+  ShowMessageParams,
   State,
 } from "vscode-languageclient/node";
 
 import { choosePython, decideLaunch, expandPythonPath, parseServerSource, pythonPathWithBundle } from "./launch";
 import { probeServer } from "./probe";
-import { launchProblem, Problem, prometheusProblem, repeatedCrashProblem, startupCrashProblem } from "./problems";
+import {
+  isAboutPrometheus,
+  launchProblem,
+  Problem,
+  prometheusProblem,
+  repeatedCrashProblem,
+  serverMessageProblem,
+  startupCrashProblem,
+} from "./problems";
 import { ping, pingRequest } from "./prometheus";
 import { onInterpreterChanged, selectedInterpreter } from "./pythonExtension";
 import { RestartBudget } from "./restartBudget";
@@ -136,6 +147,7 @@ class ServerController implements vscode.Disposable {
     private readonly notifier: Notifier,
     private readonly statusBar: StatusBar,
     private readonly serverKeys: readonly string[],
+    private readonly prometheus: PrometheusWatch,
   ) {}
 
   get runningClient(): QuietLanguageClient | undefined {
@@ -216,6 +228,8 @@ class ServerController implements vscode.Disposable {
     };
     const client = new QuietLanguageClient("autometrics", "Autometrics", serverOptions, this.clientOptions());
     this.client = client;
+    // Replaces the library's handler, which would show every message as a notification of its own.
+    client.onNotification(ShowMessageNotification.type, (message) => this.onServerMessage(message));
     this.reachedRunning = false;
     client.onDidChangeState((change) => {
       if (this.client !== client) {
@@ -271,6 +285,24 @@ class ServerController implements vscode.Disposable {
     };
   }
 
+  /**
+   * The server reports an unreachable Prometheus too, when a hover needs it. The extension's report of the same
+   * problem says how to fix it, so the server's is folded into that one: one problem, one notification.
+   */
+  private onServerMessage(message: ShowMessageParams): void {
+    const prometheusUrl = pingRequest(currentServerSettings(this.serverKeys)).baseUrl;
+    const severity = message.type === MessageType.Error ? "error" : "warning";
+    if (message.type !== MessageType.Error && message.type !== MessageType.Warning) {
+      this.output.info(message.message);
+      void vscode.window.showInformationMessage(message.message);
+    } else if (isAboutPrometheus(message.message, prometheusUrl)) {
+      this.output.warn(message.message);
+      void this.prometheus.confirm(serverMessageProblem(message.message, severity));
+    } else {
+      this.notifier.show(serverMessageProblem(message.message, severity));
+    }
+  }
+
   private onServerClosed(): CloseHandlerResult {
     if (!this.reachedRunning) {
       // A server that dies before answering `initialize` dies the same way on every restart; start() reports it.
@@ -308,19 +340,27 @@ class PrometheusWatch implements vscode.Disposable {
     await this.check();
   }
 
-  async check(): Promise<void> {
+  /** Answers whether Prometheus answers; tells the user once per URL when it does not. */
+  async check(): Promise<boolean> {
     const generation = ++this.generation;
     const request = pingRequest(currentServerSettings(this.serverKeys));
     const result = await ping(request);
-    if (generation !== this.generation) {
-      return;
+    if (generation === this.generation) {
+      if (result.ok) {
+        this.statusBar.setPrometheus({ kind: "up", url: request.baseUrl, elapsedMs: result.elapsedMs });
+        this.notifier.forget(`prometheus:${request.baseUrl}`);
+      } else {
+        this.statusBar.setPrometheus({ kind: "down", url: request.baseUrl, detail: result.detail });
+        this.notifier.show(prometheusProblem(request.baseUrl, result.detail));
+      }
     }
-    if (result.ok) {
-      this.statusBar.setPrometheus({ kind: "up", url: request.baseUrl, elapsedMs: result.elapsedMs });
-      this.notifier.forget(`prometheus:${request.baseUrl}`);
-    } else {
-      this.statusBar.setPrometheus({ kind: "down", url: request.baseUrl, detail: result.detail });
-      this.notifier.show(prometheusProblem(request.baseUrl, result.detail));
+    return result.ok;
+  }
+
+  /** The server had trouble with Prometheus: if a ping fails too, that is the one report; else the server's counts. */
+  async confirm(serverProblem: Problem): Promise<void> {
+    if (await this.check()) {
+      this.notifier.show(serverProblem);
     }
   }
 
@@ -336,8 +376,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const notifier = new Notifier(output);
   const statusBar = new StatusBar();
   const serverKeys = serverSettingKeys(context.extension.packageJSON);
-  controller = new ServerController(context, output, notifier, statusBar, serverKeys);
   const prometheus = new PrometheusWatch(notifier, statusBar, serverKeys);
+  controller = new ServerController(context, output, notifier, statusBar, serverKeys, prometheus);
   const server = controller;
   context.subscriptions.push(output, statusBar, server, prometheus);
 

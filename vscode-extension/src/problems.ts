@@ -81,3 +81,13 @@ export function prometheusProblem(url: string, detail: string): Problem {
     severity: "warning",
   };
 }
+
+/** Whether a message of the server is about the configured Prometheus, which the extension reports itself. */
+export function isAboutPrometheus(serverMessage: string, prometheusUrl: string): boolean {
+  const url = prometheusUrl.replace(/\/+$/, "");
+  return url !== "" && serverMessage.includes(url);
+}
+
+export function serverMessageProblem(message: string, severity: "error" | "warning"): Problem {
+  return { key: `server:${message}`, message, action: "output", severity };
+}

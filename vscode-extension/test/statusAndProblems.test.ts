@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { launchProblem, prometheusProblem, repeatedCrashProblem } from "../src/problems";
+import { isAboutPrometheus, launchProblem, prometheusProblem, repeatedCrashProblem } from "../src/problems";
 import { statusView } from "../src/statusView";
 
 test("the status bar says whether Prometheus answers once the server runs", () => {
@@ -32,4 +32,10 @@ test("each problem message says how to fix it", () => {
 test("problems with different subjects get different keys, so each is shown once", () => {
   assert.notEqual(prometheusProblem("http://a", "x").key, prometheusProblem("http://b", "x").key);
   assert.equal(prometheusProblem("http://a", "x").key, prometheusProblem("http://a", "y").key);
+});
+
+test("a server message naming the configured Prometheus is about Prometheus", () => {
+  assert.equal(isAboutPrometheus("autometrics: Prometheus at http://127.0.0.1:9/x refused the connection", "http://127.0.0.1:9/x/"), true);
+  assert.equal(isAboutPrometheus("autometrics: unknown setting \"windw\" ignored", "http://127.0.0.1:9"), false);
+  assert.equal(isAboutPrometheus("anything", ""), false);
 });
