@@ -326,6 +326,11 @@ class PrometheusBackend:
         result = await self._fetch(InstantQuery("1"))
         return result if isinstance(result, BackendError) else None
 
+    def forget_answers(self) -> None:
+        """Drop cached answers (a user asked for fresh figures); requests under way stay shared."""
+        for query in [query for query, entry in self._cache.items() if entry.finished_at is not None]:
+            del self._cache[query]
+
     async def aclose(self) -> None:
         self._closed = True
         pending = [entry.task for entry in self._cache.values() if not entry.task.done()]

@@ -41,6 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     _add_backend_options(hover)
     hover.set_defaults(run=_run_hover)
 
+    listing = commands.add_parser(
+        "list", help="list the workspace's instrumented functions with live calls, errors and p99"
+    )
+    listing.add_argument("--sort", choices=["rate", "errors", "latency", "name"], default="rate")
+    _add_backend_options(listing)
+    listing.set_defaults(run=_run_list)
+
     demo = commands.add_parser(
         "demo", help="run a sample instrumented service and a real Prometheus, and show live hovers"
     )
@@ -105,6 +112,30 @@ def _run_hover(args: argparse.Namespace) -> int:
         print(f"{args.location}: no function here", file=sys.stderr)
         return 1
     print(markdown)
+    return 0
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    from autometrics_lsp.engine import Engine
+    from autometrics_lsp.listing import SortKey, render_text_table, sort_rows
+
+    root = (args.root or Path.cwd()).resolve()
+
+    async def rows():
+        engine = Engine(_settings_from_args(args), [root])
+        try:
+            return await engine.function_rows()
+        finally:
+            await engine.aclose()
+
+    found = sort_rows(asyncio.run(rows()), SortKey(args.sort))
+    if not found:
+        print(f"no instrumented functions under {root}", file=sys.stderr)
+        return 1
+    print(render_text_table(found, relative_to=root))
+    problems = {row.figures.problem.message() for row in found if row.figures.problem is not None}
+    for problem in sorted(problems):
+        print(f"autometrics-lsp: {problem}", file=sys.stderr)
     return 0
 
 

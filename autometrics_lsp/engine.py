@@ -7,17 +7,22 @@ the pooled backend client, the jedi projects) and wires those steps together; it
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from autometrics_lsp.backend import BackendError, PrometheusBackend
-from autometrics_lsp.figures import FunctionFigures, collect_figures
-from autometrics_lsp.instrumentation import FunctionDefinition, analyze_module, definition_at
+from autometrics_lsp.figures import FunctionFigures, ModuleFigures, collect_figures, collect_module_figures
+from autometrics_lsp.instrumentation import FunctionDefinition, analyze_module, definition_at, module_name_for_path
+from autometrics_lsp.identity import FunctionIdentity
 from autometrics_lsp.links import chart_url
+from autometrics_lsp.listing import FunctionRow
+from autometrics_lsp.queries import Figure, hover_queries
 from autometrics_lsp.rendering import render_hover, render_not_instrumented
 from autometrics_lsp.settings import Settings
 from autometrics_lsp.symbols import DefinitionSite, Symbols
+from autometrics_lsp.workspace_scan import WorkspaceScan
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,7 @@ class Engine:
         self._on_backend_error = on_backend_error
         self.symbols = Symbols(roots)
         self.backend = self._make_backend(settings)
+        self._scan = WorkspaceScan()
 
     def _make_backend(self, settings: Settings) -> PrometheusBackend:
         return PrometheusBackend(settings, on_error=self._on_backend_error)
@@ -65,6 +71,11 @@ class Engine:
         self, path: Path, source: str, line: int, column: int
     ) -> FunctionDefinition | None:
         """The function defined or called at a 0-based position, as the runtime would label it."""
+        # A definition's own header (decorators included) needs no jedi; jedi would resolve `@autometrics`
+        # itself to the runtime's decorator function.
+        own = definition_at(self.definitions_in(path, source), line, column)
+        if own is not None:
+            return own
         site = await self.symbols.definition_at(path, source, line, column)
         if site is None:
             return None
@@ -76,14 +87,44 @@ class Engine:
         except OSError as error:
             log.info("cannot read %s: %s", site.path, error)
             return None
-        definitions = analyze_module(target_source, site.module_name)
+        definitions = _analyze(site.path, target_source, site.module_name)
         return definition_at(definitions, site.line, site.column)
+
+    def module_name_of(self, path: Path) -> str:
+        return module_name_for_path(path, self.symbols.roots)
+
+    def definitions_in(self, path: Path, source: str) -> list[FunctionDefinition]:
+        """Every function defined in one file (the fast static scan: no jedi, no backend)."""
+        return _analyze(path, source, self.module_name_of(path))
+
+    async def module_figures(self, module: str) -> ModuleFigures:
+        """Rate, error ratio and p99 of every function of a module, in one bounded round of queries."""
+        return await collect_module_figures(self.backend, module, self.settings.window)
+
+    async def function_rows(self) -> list[FunctionRow]:
+        """Every instrumented function of the workspace with its lens figures; one query round per module."""
+        located = self._scan.instrumented(self.symbols.roots, self.module_name_of)
+        modules = sorted({function.definition.identity.module for function in located})
+        figures = dict(zip(modules, await asyncio.gather(*(self.module_figures(module) for module in modules))))
+        return [
+            FunctionRow(
+                identity=function.definition.identity,
+                path=function.path,
+                line=function.definition.name_range[0],
+                figures=figures[function.definition.identity.module].of(function.definition.identity.function),
+            )
+            for function in located
+        ]
 
     async def figures_of(self, definition: FunctionDefinition) -> FunctionFigures:
         return await collect_figures(self.backend, definition.identity, self.settings.window)
 
     def link(self, expr: str) -> str:
         return chart_url(self.settings, expr)
+
+    def query_of(self, identity: FunctionIdentity, figure: Figure) -> str:
+        """The PromQL behind one figure of a function's hover."""
+        return hover_queries(identity, self.settings.window)[figure].expr
 
     async def hover_markdown(self, path: Path, source: str, line: int, column: int) -> str | None:
         """The hover of a position: live metrics, a hint for plain functions, None off functions."""
@@ -94,6 +135,10 @@ class Engine:
             return render_not_instrumented(definition.identity.function)
         figures = await self.figures_of(definition)
         return render_hover(definition.identity, figures, self.link)
+
+
+def _analyze(path: Path, source: str, module: str) -> list[FunctionDefinition]:
+    return analyze_module(source, module, is_package=path.name == "__init__.py")
 
 
 def _backend_fields(settings: Settings) -> tuple:

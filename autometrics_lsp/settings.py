@@ -341,10 +341,14 @@ def _problem(key: str, value: Any, reason: str, origin: str) -> str:
     return f"{key}{origin}: {reason} (got {_shown(key, value)}); {_default_phrase(key)}"
 
 
+UNKNOWN_KEY_PROBLEM = "unknown setting"
+"""How the problem line of an unknown key starts: a client may log those rather than show them."""
+
+
 def _unknown_key_problem(key: str) -> str:
     suggestion = difflib.get_close_matches(key, SETTING_KEYS, n=1)
     hint = f' (did you mean "{suggestion[0]}"?)' if suggestion else ""
-    return f"unknown setting {json.dumps(key)} ignored{hint}"
+    return f"{UNKNOWN_KEY_PROBLEM} {json.dumps(key)} ignored{hint}"
 
 
 def _merge(sources: tuple[Any, ...], problems: list[str]) -> dict[str, Any]:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-if TYPE_CHECKING:
-    from autometrics_lsp.server import AutometricsLanguageServer
+from autometrics_lsp.language_server import AutometricsLanguageServer
 
 log = logging.getLogger(__name__)
 

@@ -446,6 +446,15 @@ async def test_answers_are_cached_for_the_ttl(fault_server: FaultServer, make_ba
     assert len(fault_server.requests) == 3
 
 
+async def test_forgotten_answers_are_asked_again(fault_server: FaultServer, make_backend) -> None:
+    backend = make_backend(settings_for(fault_server), cache_ttl=60)
+
+    await backend.run({"rate": RATE})
+    backend.forget_answers()
+    await backend.run({"rate": RATE})
+    assert len(fault_server.requests) == 2
+
+
 async def test_failures_are_not_cached(fault_server: FaultServer, make_backend) -> None:
     fault_server.behave(HttpStatus(500), Healthy())
     backend = make_backend(settings_for(fault_server), cache_ttl=60)
