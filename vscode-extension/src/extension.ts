@@ -6,6 +6,7 @@ import * as vscode from "vscode";
 import {
   CloseAction,
   CloseHandlerResult,
+  DidChangeConfigurationNotification,
   ErrorAction,
   ErrorHandlerResult,
   ExecuteCommandRequest,
@@ -30,7 +31,7 @@ import {
   serverMessageProblem,
   startupCrashProblem,
 } from "./problems";
-import { ping, pingRequest } from "./prometheus";
+import { parseServerStatus, ping, PingResult, pingRequest, sameUrl, ServerStatus } from "./prometheus";
 import { onInterpreterChanged, selectedInterpreter } from "./pythonExtension";
 import { RestartBudget } from "./restartBudget";
 import { pickServerSettings, SECTION, serverSettingKeys } from "./settings";
@@ -42,6 +43,7 @@ const STATUS_POLL_MS = 30_000;
 
 const SERVER_COMMAND_OPEN_CHART = "autometrics.server.openChart";
 const SERVER_COMMAND_REFRESH = "autometrics.server.refresh";
+const SERVER_COMMAND_STATUS = "autometrics.server.status";
 
 /** Shows each problem once (until reset) and always writes it to the output, so a recurring failure never spams. */
 class Notifier {
@@ -186,6 +188,34 @@ class ServerController implements vscode.Disposable {
     void this.stop();
   }
 
+  /**
+   * Pushes the server's settings after a change. Not the library's `synchronize.configurationSection`: that sends
+   * the whole section, so the server would see (and warn about) the extension's own keys.
+   */
+  async pushSettings(): Promise<void> {
+    const client = this.runningClient;
+    if (client !== undefined) {
+      await client.sendNotification(DidChangeConfigurationNotification.type, {
+        settings: { [SECTION]: currentServerSettings(this.serverKeys) },
+      });
+    }
+  }
+
+  /** The server's own view of its backend, when it runs and offers one; it uses exactly the server's settings. */
+  async backendStatus(): Promise<ServerStatus | undefined> {
+    const client = this.runningClient;
+    if (client === undefined || !serverHasCommand(client, SERVER_COMMAND_STATUS)) {
+      return undefined;
+    }
+    try {
+      const answer = await client.sendRequest(ExecuteCommandRequest.type, { command: SERVER_COMMAND_STATUS, arguments: [] });
+      return parseServerStatus(answer);
+    } catch (error) {
+      this.output.warn(`${SERVER_COMMAND_STATUS} failed: ${String(error)}`);
+      return undefined;
+    }
+  }
+
   private async launch(): Promise<void> {
     this.statusBar.setServer("starting");
     const configuration = vscode.workspace.getConfiguration(SECTION);
@@ -259,7 +289,6 @@ class ServerController implements vscode.Disposable {
         { scheme: "file", language: "python" },
         { scheme: "untitled", language: "python" },
       ],
-      synchronize: { configurationSection: SECTION },
       initializationOptions: currentServerSettings(this.serverKeys),
       outputChannel: this.output,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
@@ -269,6 +298,13 @@ class ServerController implements vscode.Disposable {
         closed: (): CloseHandlerResult => this.onServerClosed(),
       },
       middleware: {
+        window: {
+          // Charts open in the browser; the link stays in the output too, for browsers or proxies that mangle it.
+          showDocument: async (params, token, next) => {
+            this.output.info(`Opening ${params.uri}`);
+            return next(params, token);
+          },
+        },
         workspace: {
           // The server asks for the whole section; it should see only its own keys, not how it was launched.
           configuration: async (params, token, next) => {
@@ -321,6 +357,7 @@ class ServerController implements vscode.Disposable {
 class PrometheusWatch implements vscode.Disposable {
   private timer: NodeJS.Timeout | undefined;
   private generation = 0;
+  private serverStatus: () => Promise<ServerStatus | undefined> = async () => undefined;
 
   constructor(
     private readonly notifier: Notifier,
@@ -328,7 +365,9 @@ class PrometheusWatch implements vscode.Disposable {
     private readonly serverKeys: readonly string[],
   ) {}
 
-  start(): void {
+  /** Asks the running server first; the extension's own ping covers servers without a status command. */
+  start(serverStatus: () => Promise<ServerStatus | undefined>): void {
+    this.serverStatus = serverStatus;
     void this.check();
     this.timer = setInterval(() => void this.check(), STATUS_POLL_MS);
   }
@@ -343,15 +382,28 @@ class PrometheusWatch implements vscode.Disposable {
   /** Answers whether Prometheus answers; tells the user once per URL when it does not. */
   async check(): Promise<boolean> {
     const generation = ++this.generation;
+    const started = Date.now();
     const request = pingRequest(currentServerSettings(this.serverKeys));
-    const result = await ping(request);
+    // A server still reading its settings answers for its default URL: then only our own ping tells the truth.
+    const fromServer = await this.serverStatus().then((status) =>
+      status !== undefined && sameUrl(status.prometheusUrl, request.baseUrl) ? status : undefined,
+    );
+    let result: PingResult;
+    if (fromServer === undefined) {
+      result = await ping(request);
+    } else if (fromServer.reachable) {
+      result = { ok: true, elapsedMs: Date.now() - started };
+    } else {
+      result = { ok: false, detail: fromServer.problem ?? "no answer" };
+    }
+    const url = request.baseUrl;
     if (generation === this.generation) {
       if (result.ok) {
-        this.statusBar.setPrometheus({ kind: "up", url: request.baseUrl, elapsedMs: result.elapsedMs });
-        this.notifier.forget(`prometheus:${request.baseUrl}`);
+        this.statusBar.setPrometheus({ kind: "up", url, elapsedMs: result.elapsedMs });
+        this.notifier.forget(`prometheus:${url}`);
       } else {
-        this.statusBar.setPrometheus({ kind: "down", url: request.baseUrl, detail: result.detail });
-        this.notifier.show(prometheusProblem(request.baseUrl, result.detail));
+        this.statusBar.setPrometheus({ kind: "down", url, detail: result.detail });
+        this.notifier.show(prometheusProblem(url, result.detail));
       }
     }
     return result.ok;
@@ -398,6 +450,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.workspace.onDidChangeConfiguration(async (change) => {
       if (change.affectsConfiguration(`${SECTION}.pythonPath`) || change.affectsConfiguration(`${SECTION}.serverSource`)) {
         await server.restart();
+      } else if (change.affectsConfiguration(SECTION)) {
+        await server.pushSettings();
       }
       if (change.affectsConfiguration(SECTION)) {
         await prometheus.settingsChanged();
@@ -413,8 +467,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     context.subscriptions.push(interpreterWatch);
   }
 
-  prometheus.start();
-  await server.start();
+  const started = server.start();
+  prometheus.start(() => server.backendStatus());
+  await started;
 }
 
 export async function deactivate(): Promise<void> {
@@ -445,12 +500,7 @@ async function openChart(server: ServerController): Promise<void> {
     // The server answers with window/showDocument (external), which the client opens in the browser.
     await client.sendRequest(ExecuteCommandRequest.type, {
       command: SERVER_COMMAND_OPEN_CHART,
-      arguments: [
-        {
-          textDocument: { uri: editor.document.uri.toString() },
-          position: { line: position.line, character: position.character },
-        },
-      ],
+      arguments: [{ uri: editor.document.uri.toString(), position: { line: position.line, character: position.character } }],
     });
   } catch (error) {
     void vscode.window.showErrorMessage(`Autometrics: cannot open the chart: ${error instanceof Error ? error.message : String(error)}`);

@@ -17,6 +17,24 @@ export interface PingRequest {
 
 export type PingResult = { ok: true; elapsedMs: number } | { ok: false; detail: string };
 
+export interface ServerStatus {
+  prometheusUrl: string;
+  reachable: boolean;
+  problem: string | null;
+}
+
+/** The answer of the server's `autometrics.server.status` command, or undefined when it is not one. */
+export function parseServerStatus(answer: unknown): ServerStatus | undefined {
+  if (!isRecord(answer) || typeof answer.prometheusUrl !== "string" || typeof answer.reachable !== "boolean") {
+    return undefined;
+  }
+  return {
+    prometheusUrl: answer.prometheusUrl,
+    reachable: answer.reachable,
+    problem: typeof answer.problem === "string" ? answer.problem : null,
+  };
+}
+
 /**
  * A trivial instant query rather than `/-/ready`: every Prometheus-compatible API the server talks to
  * (Prometheus, VictoriaMetrics, Thanos, Mimir behind a path prefix) serves the query endpoint, not all serve `/-/ready`.
@@ -54,6 +72,10 @@ export function pingRequest(settings: Readonly<Record<string, unknown>>): PingRe
     // A ping is one cheap query, but the first TLS handshake may cost more than a warm request of the server.
     timeoutMs: Math.max(2000, timeoutSeconds * 1000),
   };
+}
+
+export function sameUrl(left: string, right: string): boolean {
+  return left.trim().replace(/\/+$/, "") === right.trim().replace(/\/+$/, "");
 }
 
 export function ping(request: PingRequest): Promise<PingResult> {

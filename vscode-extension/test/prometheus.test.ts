@@ -3,7 +3,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 
-import { DEFAULT_PROMETHEUS_URL, ping, pingRequest } from "../src/prometheus";
+import { DEFAULT_PROMETHEUS_URL, parseServerStatus, ping, pingRequest, sameUrl } from "../src/prometheus";
 
 test("the ping is an instant query below the base URL, path prefix kept", () => {
   const request = pingRequest({ prometheusUrl: "https://mimir.example/prometheus/" });
@@ -70,4 +70,24 @@ test("an unreadable CA bundle is reported, not thrown", async () => {
   const result = await ping(pingRequest({ prometheusUrl: "https://127.0.0.1:1", tlsVerify: "/nonexistent/ca.pem" }));
   assert.equal(result.ok, false);
   assert.match(result.ok ? "" : result.detail, /cannot read the CA bundle/);
+});
+
+test("the server's status answer is read, anything else is not", () => {
+  assert.deepEqual(parseServerStatus({ prometheusUrl: "http://p", reachable: false, problem: "refused" }), {
+    prometheusUrl: "http://p",
+    reachable: false,
+    problem: "refused",
+  });
+  assert.deepEqual(parseServerStatus({ prometheusUrl: "http://p", reachable: true }), {
+    prometheusUrl: "http://p",
+    reachable: true,
+    problem: null,
+  });
+  assert.equal(parseServerStatus(null), undefined);
+  assert.equal(parseServerStatus({ reachable: "yes" }), undefined);
+});
+
+test("URLs differing only in trailing slashes are the same Prometheus", () => {
+  assert.equal(sameUrl("http://p:9090/", "http://p:9090"), true);
+  assert.equal(sameUrl("http://localhost:9090", "http://127.0.0.1:9090"), false);
 });

@@ -23,8 +23,10 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +58,8 @@ ERROR_RATIO_TOLERANCE = 0.03  # absolute: ±1 decline at the window's edges
 SCENARIO_TIMEOUT_MS = 60_000
 # Long enough for a restart loop or a repeated report to show itself after the expected notification.
 SETTLE_MS = 3_000
+# What the test changes the rate window to while the editor runs.
+CHANGED_WINDOW = "20s"
 # Windows open at once. Each runs an extension host and a language server: two cores serve two of them well.
 WINDOWS_AT_ONCE = 2
 
@@ -146,10 +150,16 @@ def _wait_for_http(url: str, process: subprocess.Popen[bytes], log: Path, timeou
     raise RuntimeError(f"code-server did not answer {url} within {timeout} s:\n{log.read_text()[-3000:]}")
 
 
+@dataclass(frozen=True)
+class CodeServer:
+    url: str
+    user_settings: Path
+
+
 @pytest.fixture(scope="module")
 def code_server(
     tmp_path_factory: pytest.TempPathFactory, prometheus: RunningBackend, metrics_window: str
-) -> Iterator[str]:
+) -> Iterator[CodeServer]:
     """A code-server with the extension installed and user settings pointing at the test Prometheus."""
     for needed in (CODE_SERVER, VSIX, DRIVER.parent / "node_modules" / "puppeteer-core", CHROMIUM):
         if not needed.exists():
@@ -158,7 +168,8 @@ def code_server(
     home, user_data, extensions = root / "home", root / "user-data", root / "extensions"
     for directory in (home / "tmp", user_data / "User", extensions):
         directory.mkdir(parents=True)
-    (user_data / "User" / "settings.json").write_text(
+    user_settings = user_data / "User" / "settings.json"
+    user_settings.write_text(
         json.dumps(
             {
                 "autometrics.prometheusUrl": prometheus.url,
@@ -204,7 +215,7 @@ def code_server(
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_for_http(f"{url}/healthz", process, log, timeout=30)
-        yield url
+        yield CodeServer(url, user_settings)
     finally:
         _stop_group(process)
 
@@ -303,7 +314,7 @@ def bad_input(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def observed(code_server: str, bad_input: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def observed(code_server: CodeServer, bad_input: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """What a person would see in each scenario's window, as the driver read it from the page."""
     ARTIFACTS.mkdir(exist_ok=True)
     api_path = Path(api.__file__)
@@ -324,8 +335,15 @@ def observed(code_server: str, bad_input: dict[str, Any], tmp_path_factory: pyte
             "folder": str(REPO),
             "file": list(api_path.relative_to(REPO).parts),
             "hover": {"line": line, "column": column, "pattern": r"\d/s"},
+            "chartCommand": "Autometrics: Open Chart of Function at Cursor",
             "lensPattern": r"\d/s",
             "statusPattern": "Prometheus: up",
+            "showOutputCommand": "Autometrics: Show Output",
+            "settingsChange": {
+                "file": str(code_server.user_settings),
+                "values": {"autometrics.window": CHANGED_WINDOW},
+                "hoverPattern": f"last {CHANGED_WINDOW}",
+            },
             "timeoutMs": SCENARIO_TIMEOUT_MS,
             "screenshot": str(ARTIFACTS / "vscode-hover.png"),
             "failureScreenshot": str(ARTIFACTS / "vscode-hover-failure.png"),
@@ -351,13 +369,13 @@ def observed(code_server: str, bad_input: dict[str, Any], tmp_path_factory: pyte
             "folder": str(folders["crash-at-start"]),
             "notificationPatterns": ["exited while starting"],
             "statusPattern": "server stopped",
-            "outputChannel": "Autometrics: Show Output",
+            "showOutputCommand": "Autometrics: Show Output",
         },
     ]
     for session in sessions:
         session.setdefault("failureScreenshot", str(ARTIFACTS / f"vscode-{session['name']}-failure.png"))
     plan_path = tmp_path_factory.mktemp("driver") / "plan.json"
-    plan = {"baseUrl": code_server, "chromium": str(CHROMIUM), "windowsAtOnce": WINDOWS_AT_ONCE, "sessions": sessions}
+    plan = {"baseUrl": code_server.url, "chromium": str(CHROMIUM), "windowsAtOnce": WINDOWS_AT_ONCE, "sessions": sessions}
     plan_path.write_text(json.dumps(plan))
     completed = subprocess.run(
         ["node", str(DRIVER), str(plan_path)],
@@ -370,6 +388,17 @@ def observed(code_server: str, bad_input: dict[str, Any], tmp_path_factory: pyte
     by_name = {session["name"]: session for session in json.loads(completed.stdout)["sessions"]}
     (ARTIFACTS / "vscode-observations.json").write_text(json.dumps(by_name, indent=2))
     return by_name
+
+
+def _log_lines(output: str) -> list[str]:
+    """The output channel's entries: the panel wraps long ones, and every entry starts with its timestamp."""
+    entries: list[str] = []
+    for line in output.splitlines():
+        if re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", line) or not entries:
+            entries.append(line)
+        else:
+            entries[-1] += line
+    return entries
 
 
 def _figures(hover: str) -> dict[str, str]:
@@ -397,6 +426,24 @@ def test_hover_at_a_call_site_shows_live_numbers(observed: dict[str, Any], shop_
         shutil.copyfile(ARTIFACTS / "vscode-hover.png", DOCS_SCREENSHOT)
 
 
+def test_chart_command_opens_the_function_in_prometheus(observed: dict[str, Any], prometheus: RunningBackend) -> None:
+    session = observed["hover"]
+    assert "error" not in session, session
+    links = [
+        match.group(1)
+        for entry in _log_lines(session["output"])
+        if (match := re.search(rf"Opening ({re.escape(prometheus.url)}/\S+)", entry))
+    ]
+    assert len(links) == 1, session["output"]
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(links[0]).query)
+    expression = query["g0.expr"][0]
+    assert 'function="charge"' in expression and 'module="autometrics_lsp.demo.shop.payments"' in expression
+    # code-server sends links to loopback through its port proxy, and 4.100 drops their path and query on the way
+    # (code-server issue 7668): the window opens on the right Prometheus, not on the chart.
+    prometheus_port = urllib.parse.urlsplit(prometheus.url).port
+    assert any(f"/proxy/{prometheus_port}/" in url or url.startswith(prometheus.url) for url in session["openedWindows"])
+
+
 def _server_offers_code_lenses() -> bool:
     from lsprotocol import types
 
@@ -417,6 +464,14 @@ def test_code_lenses_show_live_numbers(observed: dict[str, Any], shop_service: S
 
 def test_status_bar_says_prometheus_answers(observed: dict[str, Any]) -> None:
     assert observed["hover"]["status"] == "Prometheus: up"
+
+
+def test_settings_changes_reach_the_running_server(observed: dict[str, Any]) -> None:
+    session = observed["hover"]
+    assert "error" not in session, session
+    assert session["hoverAfterSettingsChange"].startswith(f"charge in autometrics_lsp.demo.shop.payments · last {CHANGED_WINDOW}")
+    # Only the server's own keys reach it: the extension's (pythonPath, serverSource, trace) are none of its business.
+    assert not [entry for entry in _log_lines(session["output"]) if "unknown setting" in entry]
 
 
 def _matching(notifications: list[str], pattern: str) -> list[str]:
@@ -454,8 +509,7 @@ def test_server_dying_at_start_is_reported_once_and_not_restarted(
 ) -> None:
     session = observed["crash-at-start"]
     _one_notification(session, "exited while starting")
-    # The output panel wraps long lines: compare words, not line breaks.
-    assert "simulated start-up failure: no config" in " ".join(session["output"].split())
+    assert any("simulated start-up failure: no config" in entry for entry in _log_lines(session["output"]))
     assert bad_input["starts_at_start_crash"].read_text().count("start") == 1
     assert session["status"] == "Autometrics: server stopped"
 

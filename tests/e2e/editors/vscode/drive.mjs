@@ -15,6 +15,8 @@ const CHROMIUM_ARGS = [
   "--disable-sync",
   "--no-first-run",
   "--disable-dev-shm-usage",
+  // The chart opens in a new window from a language server's answer, not from a click the browser saw.
+  "--disable-popup-blocking",
 ];
 const POLL_MS = 250;
 const VIEWPORT = { width: 1280, height: 800 };
@@ -120,23 +122,40 @@ async function notificationCenterTexts(page) {
   );
 }
 
-async function outputPanelText(page, channelLabel, timeoutMs) {
+async function runCommand(page, label, timeoutMs) {
   await page.keyboard.down("Control");
   await page.keyboard.down("Shift");
   await page.keyboard.press("KeyP");
   await page.keyboard.up("Shift");
   await page.keyboard.up("Control");
   await page.waitForSelector(".quick-input-widget input", { visible: true });
-  await page.keyboard.type(channelLabel);
-  await until(`the command "${channelLabel}"`, timeoutMs, () =>
-    page.$$eval(".quick-input-list .monaco-list-row", (rows, label) => rows.some((row) => row.innerText.includes(label)), channelLabel),
+  await page.keyboard.type(label);
+  await until(`the command "${label}"`, timeoutMs, () =>
+    page.$$eval(".quick-input-list .monaco-list-row", (rows, wanted) => rows.some((row) => row.innerText.includes(wanted)), label),
   );
   await page.keyboard.press("Enter");
+}
+
+async function outputPanelText(page, showOutputCommand, timeoutMs) {
+  await runCommand(page, showOutputCommand, timeoutMs);
   return until("the output panel", timeoutMs, () =>
     page.$$eval(".part.panel .monaco-editor .view-lines", (elements) =>
       elements.map((element) => element.innerText.replaceAll("\u00a0", " ")).join("\n").trim(),
     ),
   );
+}
+
+/** Runs the chart command and returns the URLs of the browser windows it opened, which it then closes. */
+async function openedWindows(page, chartCommand, timeoutMs) {
+  const popup = new Promise((resolve) => page.once("popup", resolve));
+  await runCommand(page, chartCommand, timeoutMs);
+  const urls = await until("a window opened by the chart command", timeoutMs, () =>
+    page.evaluate(() => (window.openedUrls.length > 0 ? window.openedUrls : null)),
+  );
+  // The new window took the focus; the workbench gets it back, or it would ignore the keyboard.
+  await (await popup)?.close();
+  await page.bringToFront();
+  return urls;
 }
 
 async function runSession(browser, session) {
@@ -146,6 +165,15 @@ async function runSession(browser, session) {
   // A window of its own, not a tab: a background tab gets no animation frames, and VS Code renders in them.
   const page = await browser.newPage({ type: "window", windowBounds: { left: 0, top: 0, ...VIEWPORT } });
   await page.setViewport(VIEWPORT);
+  // What the workbench opens in new windows (deep links to charts), as it asked the browser.
+  await page.evaluateOnNewDocument(() => {
+    window.openedUrls = [];
+    const open = window.open;
+    window.open = function (url, ...rest) {
+      window.openedUrls.push(String(url));
+      return open.call(window, url, ...rest);
+    };
+  });
   try {
     await page.goto(`${plan.baseUrl}/?folder=${encodeURIComponent(session.folder)}`);
     await page.waitForSelector(".monaco-workbench", { timeout: session.timeoutMs });
@@ -160,6 +188,10 @@ async function runSession(browser, session) {
         await page.screenshot({ path: session.screenshot });
       }
       await page.keyboard.press("Escape");
+      if (session.chartCommand) {
+        observed.openedWindows = await openedWindows(page, session.chartCommand, session.timeoutMs);
+        mark("chart");
+      }
     }
     if (session.lensPattern) {
       const wanted = new RegExp(session.lensPattern);
@@ -196,8 +228,17 @@ async function runSession(browser, session) {
       observed.notifications = await notificationCenterTexts(page);
       await page.keyboard.press("Escape");
     }
-    if (session.outputChannel) {
-      observed.output = await outputPanelText(page, session.outputChannel, session.timeoutMs);
+    if (session.showOutputCommand) {
+      observed.output = await outputPanelText(page, session.showOutputCommand, session.timeoutMs);
+    }
+    if (session.settingsChange) {
+      // As a person editing settings.json: the change must reach the running server without a restart.
+      const { file, values, hoverPattern } = session.settingsChange;
+      const settings = JSON.parse(fs.readFileSync(file, "utf8"));
+      fs.writeFileSync(file, JSON.stringify({ ...settings, ...values }, null, 2));
+      await goTo(page, session.hover.line, session.hover.column);
+      observed.hoverAfterSettingsChange = await showHover(page, hoverPattern, session.timeoutMs);
+      mark("settingsChange");
     }
     if (session.finalScreenshot) {
       await page.screenshot({ path: session.finalScreenshot });
