@@ -20,6 +20,10 @@ export npm_config_fund=false npm_config_audit=false npm_config_update_notifier=f
 
 python=${PYTHON:-$repo/.venv/bin/python}
 
+for tool in node npm rg; do
+  command -v "$tool" >/dev/null || { echo "setup-editors: $tool is missing; run scripts/setup.sh --editors" >&2; exit 1; }
+done
+
 run_logged() {  # run_logged NAME COMMAND...: output goes to a log that is shown only if the step fails
   local log=$logs/$1.log
   shift
@@ -63,7 +67,7 @@ npm_ci_once "$repo/tests/e2e/editors/vscode"
 # 3. code-server, a real VS Code in the browser.
 code_server_dir=$cache/code-server-$code_server_version
 if [ ! -x "$code_server_dir/node_modules/.bin/code-server" ] || [ ! -f "$code_server_dir/.installed" ]; then
-  echo "setup-editors: installing code-server $code_server_version (takes a few minutes on a cold cache)" >&2
+  echo "setup-editors: installing code-server $code_server_version (about a minute)" >&2
   rm -rf "$code_server_dir"
   mkdir -p "$code_server_dir/tmp/$ripgrep_cache_name"
   rg_stage=$(mktemp -d)

@@ -44,7 +44,9 @@ EXTENSION_DIR = REPO / "vscode-extension"
 VSIX = EXTENSION_DIR / "autometrics-lsp.vsix"
 DRIVER = Path(__file__).with_name("vscode") / "drive.mjs"
 CODE_SERVER_VERSION = "4.100.3"
-CODE_SERVER = REPO / ".cache" / "editors" / f"code-server-{CODE_SERVER_VERSION}" / "node_modules" / ".bin" / "code-server"
+CODE_SERVER = (
+    REPO / ".cache" / "editors" / f"code-server-{CODE_SERVER_VERSION}" / "node_modules" / ".bin" / "code-server"
+)
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts"
 DOCS_SCREENSHOT = REPO / "docs" / "images" / "vscode-hover.png"
@@ -201,10 +203,18 @@ def code_server(
     with log.open("wb") as log_file:
         process = subprocess.Popen(
             [
-                str(CODE_SERVER), *common,
-                "--config", str(config), "--bind-addr", f"127.0.0.1:{port}", "--auth", "none",
-                "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust",
-            ],  # fmt: skip
+                str(CODE_SERVER),
+                *common,
+                "--config",
+                str(config),
+                "--bind-addr",
+                f"127.0.0.1:{port}",
+                "--auth",
+                "none",
+                "--disable-telemetry",
+                "--disable-update-check",
+                "--disable-workspace-trust",
+            ],
             env=environment,
             cwd=root,
             stdin=subprocess.DEVNULL,
@@ -300,21 +310,31 @@ def bad_input(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "missing-server": _bad_input_folder(
                 root,
                 "missing-server",
-                {"autometrics.pythonPath": str(bare_venv / "bin" / "python"), "autometrics.serverSource": "environment"},
+                {
+                    "autometrics.pythonPath": str(bare_venv / "bin" / "python"),
+                    "autometrics.serverSource": "environment",
+                },
             ),
             "bundled-wrong-url": _bad_input_folder(
                 root,
                 "bundled-wrong-url",
-                {"autometrics.pythonPath": str(bare_venv / "bin" / "python"), "autometrics.prometheusUrl": closed_port_url},
+                {
+                    "autometrics.pythonPath": str(bare_venv / "bin" / "python"),
+                    "autometrics.prometheusUrl": closed_port_url,
+                },
             ),
-            "crash-at-start": _bad_input_folder(root, "crash-at-start", {"autometrics.pythonPath": str(crashing_python)}),
+            "crash-at-start": _bad_input_folder(
+                root, "crash-at-start", {"autometrics.pythonPath": str(crashing_python)}
+            ),
             "keeps-crashing": _bad_input_folder(root, "keeps-crashing", {"autometrics.pythonPath": str(flaky_python)}),
         },
     }
 
 
 @pytest.fixture(scope="module")
-def observed(code_server: CodeServer, bad_input: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def observed(
+    code_server: CodeServer, bad_input: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
     """What a person would see in each scenario's window, as the driver read it from the page."""
     ARTIFACTS.mkdir(exist_ok=True)
     api_path = Path(api.__file__)
@@ -375,7 +395,12 @@ def observed(code_server: CodeServer, bad_input: dict[str, Any], tmp_path_factor
     for session in sessions:
         session.setdefault("failureScreenshot", str(ARTIFACTS / f"vscode-{session['name']}-failure.png"))
     plan_path = tmp_path_factory.mktemp("driver") / "plan.json"
-    plan = {"baseUrl": code_server.url, "chromium": str(CHROMIUM), "windowsAtOnce": WINDOWS_AT_ONCE, "sessions": sessions}
+    plan = {
+        "baseUrl": code_server.url,
+        "chromium": str(CHROMIUM),
+        "windowsAtOnce": WINDOWS_AT_ONCE,
+        "sessions": sessions,
+    }
     plan_path.write_text(json.dumps(plan))
     completed = subprocess.run(
         ["node", str(DRIVER), str(plan_path)],
@@ -407,7 +432,7 @@ def _figures(hover: str) -> dict[str, str]:
     for index, text in enumerate(lines[:-1]):
         cells = text.split("\t")
         if cells[:2] == ["calls", "errors"]:
-            return dict(zip(cells, lines[index + 1].split("\t")))
+            return dict(zip(cells, lines[index + 1].split("\t"), strict=True))
     raise AssertionError(f"no figures table in the hover:\n{hover}")
 
 
@@ -441,7 +466,9 @@ def test_chart_command_opens_the_function_in_prometheus(observed: dict[str, Any]
     # code-server sends links to loopback through its port proxy, and 4.100 drops their path and query on the way
     # (code-server issue 7668): the window opens on the right Prometheus, not on the chart.
     prometheus_port = urllib.parse.urlsplit(prometheus.url).port
-    assert any(f"/proxy/{prometheus_port}/" in url or url.startswith(prometheus.url) for url in session["openedWindows"])
+    assert any(
+        f"/proxy/{prometheus_port}/" in url or url.startswith(prometheus.url) for url in session["openedWindows"]
+    )
 
 
 def _server_offers_code_lenses() -> bool:
@@ -469,7 +496,9 @@ def test_status_bar_says_prometheus_answers(observed: dict[str, Any]) -> None:
 def test_settings_changes_reach_the_running_server(observed: dict[str, Any]) -> None:
     session = observed["hover"]
     assert "error" not in session, session
-    assert session["hoverAfterSettingsChange"].startswith(f"charge in autometrics_lsp.demo.shop.payments · last {CHANGED_WINDOW}")
+    assert session["hoverAfterSettingsChange"].startswith(
+        f"charge in autometrics_lsp.demo.shop.payments · last {CHANGED_WINDOW}"
+    )
     # Only the server's own keys reach it: the extension's (pythonPath, serverSource, trace) are none of its business.
     assert not [entry for entry in _log_lines(session["output"]) if "unknown setting" in entry]
 
