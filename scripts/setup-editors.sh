@@ -53,7 +53,7 @@ npm_ci_once() {  # npm_ci_once DIR: `npm ci` in DIR unless its lockfile is uncha
 npm_ci_once "$repo/vscode-extension"
 vsix=$repo/vscode-extension/autometrics-lsp.vsix
 vsix_stamp=$cache/vsix-$(hash_of vscode-extension/src vscode-extension/package.json vscode-extension/scripts \
-  vscode-extension/.vscodeignore pyproject.toml autometrics_lsp)
+  vscode-extension/.vscodeignore vscode-extension/README.md pyproject.toml autometrics_lsp)
 if [ ! -f "$vsix" ] || [ ! -f "$vsix_stamp" ]; then
   echo "setup-editors: building ${vsix#"$repo"/}" >&2
   (cd vscode-extension && PYTHON=$python run_logged vsix npm run --silent package)

@@ -390,6 +390,7 @@ def observed(
             "notificationPatterns": ["exited while starting"],
             "statusPattern": "server stopped",
             "showOutputCommand": "Autometrics: Show Output",
+            "commandAtEnd": "Autometrics: Restart Server",
         },
     ]
     for session in sessions:
@@ -539,8 +540,10 @@ def test_server_dying_at_start_is_reported_once_and_not_restarted(
     session = observed["crash-at-start"]
     _one_notification(session, "exited while starting")
     assert any("simulated start-up failure: no config" in entry for entry in _log_lines(session["output"]))
-    assert bad_input["starts_at_start_crash"].read_text().count("start") == 1
     assert session["status"] == "Autometrics: server stopped"
+    # Only "Restart Server" tries again, once; the same problem again is still one notification.
+    assert bad_input["starts_at_start_crash"].read_text().count("start") == 2
+    assert len(_matching(session["notificationsAtEnd"], "exited while starting")) == 1
 
 
 def test_server_that_keeps_crashing_is_restarted_a_few_times_then_reported(

@@ -231,6 +231,14 @@ async function runSession(browser, session) {
     if (session.showOutputCommand) {
       observed.output = await outputPanelText(page, session.showOutputCommand, session.timeoutMs);
     }
+    if (session.commandAtEnd) {
+      await runCommand(page, session.commandAtEnd, session.timeoutMs);
+      await sleep(session.settleMs ?? 0);
+      await openNotificationCenter(page);
+      observed.notificationsAtEnd = await notificationCenterTexts(page);
+      await page.keyboard.press("Escape");
+      mark("commandAtEnd");
+    }
     if (session.settingsChange) {
       // As a person editing settings.json: the change must reach the running server without a restart.
       const { file, values, hoverPattern } = session.settingsChange;
