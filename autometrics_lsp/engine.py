@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from autometrics_lsp.workspace_scan import WorkspaceScan
 log = logging.getLogger(__name__)
 
 SourceReader = Callable[[Path], str]
+
+MODULE_FIGURES_TTL = 5.0
 
 
 def read_file_source(path: Path) -> str:
@@ -48,6 +51,8 @@ class Engine:
         self.symbols = Symbols(roots)
         self.backend = self._make_backend(settings)
         self._scan = WorkspaceScan()
+        # A file's lenses are resolved one request each, all at once: they share one computation per module.
+        self._module_figures: dict[tuple[str, str, int], tuple[float, asyncio.Task[ModuleFigures]]] = {}
 
     def _make_backend(self, settings: Settings) -> PrometheusBackend:
         return PrometheusBackend(settings, on_error=self._on_backend_error)
@@ -98,8 +103,23 @@ class Engine:
         return _analyze(path, source, self.module_name_of(path))
 
     async def module_figures(self, module: str) -> ModuleFigures:
-        """Rate, error ratio and p99 of every function of a module, in one bounded round of queries."""
-        return await collect_module_figures(self.backend, module, self.settings.window)
+        """Rate, error ratio and p99 of every function of a module, in one bounded round of queries,
+        computed once per module for MODULE_FIGURES_TTL whatever the number of callers."""
+        now = time.monotonic()
+        for key, (created, task) in list(self._module_figures.items()):
+            if now - created >= MODULE_FIGURES_TTL or _failed(task):
+                del self._module_figures[key]
+        key = (module, self.settings.window, id(self.backend))
+        if key not in self._module_figures:
+            task = asyncio.ensure_future(collect_module_figures(self.backend, module, self.settings.window))
+            self._module_figures[key] = (now, task)
+        # shield: one cancelled lens request must not cancel the others' shared answer
+        return await asyncio.shield(self._module_figures[key][1])
+
+    def forget_answers(self) -> None:
+        """Fresh figures from the next request on (the user asked for a refresh)."""
+        self.backend.forget_answers()
+        self._module_figures.clear()
 
     async def function_rows(self) -> list[FunctionRow]:
         """Every instrumented function of the workspace with its lens figures; one query round per module."""
@@ -135,6 +155,11 @@ class Engine:
             return render_not_instrumented(definition.identity.function)
         figures = await self.figures_of(definition)
         return render_hover(definition.identity, figures, self.link)
+
+
+def _failed(task: asyncio.Task[ModuleFigures]) -> bool:
+    """Done without figures to share: failures are asked again at once, as the backend does with its answers."""
+    return task.done() and (task.cancelled() or task.exception() is not None or task.result().problem is not None)
 
 
 def _analyze(path: Path, source: str, module: str) -> list[FunctionDefinition]:

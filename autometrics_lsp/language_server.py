@@ -19,6 +19,9 @@ from autometrics_lsp.settings import UNKNOWN_KEY_PROBLEM, Settings, load_setting
 log = logging.getLogger(__name__)
 
 SETTINGS_SECTION = "autometrics"
+# How long a request waits for the client's first workspace/configuration answer before going ahead
+# with initializationOptions alone (a client may never answer).
+SETTINGS_WAIT_SECONDS = 2.0
 
 
 class AutometricsLanguageServer(LanguageServer):
@@ -30,6 +33,7 @@ class AutometricsLanguageServer(LanguageServer):
         )
         self._reported_problems: set[str] = set()
         self._periodic_refresh: asyncio.Task[None] | None = None
+        self._settings_loaded = asyncio.Event()
 
     # --- documents and roots -------------------------------------------------------------------
 
@@ -45,9 +49,25 @@ class AutometricsLanguageServer(LanguageServer):
 
     # --- settings and problems -----------------------------------------------------------------
 
+    async def settings_ready(self) -> None:
+        """Wait until the first settings are in: requests sent right after `initialized` must not use defaults."""
+        try:
+            await asyncio.wait_for(self._settings_loaded.wait(), SETTINGS_WAIT_SECONDS)
+        except asyncio.TimeoutError:
+            log.info("no workspace/configuration answer yet: going on with initializationOptions")
+
+    async def apply_initialization_options(self, options: Any) -> None:
+        self.initialization_options = options
+        await self.apply_settings(None)
+
     async def refresh_settings(self, pushed: Any = None) -> None:
         """Re-read settings: initializationOptions, then what the client pushed or answers for our section."""
         configured = pushed if pushed else await self.fetch_configuration()
+        await self.apply_settings(configured)
+        self._settings_loaded.set()
+        self.refresh_client_views()
+
+    async def apply_settings(self, configured: Any) -> None:
         settings, problems = load_settings(self.initialization_options, configured)
         for problem in problems:
             if problem.startswith(UNKNOWN_KEY_PROBLEM):
@@ -56,7 +76,6 @@ class AutometricsLanguageServer(LanguageServer):
                 self.warn_once(f"autometrics: {problem}")
         await self.engine.update_settings(settings)
         self.schedule_periodic_refresh(settings.refresh_interval)
-        self.refresh_client_views()
 
     def refresh_client_views(self) -> None:
         """Ask the client to re-request what shows live figures (lenses, inlay hints), where it can."""
@@ -76,7 +95,7 @@ class AutometricsLanguageServer(LanguageServer):
     async def _refresh_every(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
-            self.engine.backend.forget_answers()
+            self.engine.forget_answers()
             self.refresh_client_views()
 
     async def fetch_configuration(self) -> Any:

@@ -14,9 +14,9 @@ def create_server() -> AutometricsLanguageServer:
     server = AutometricsLanguageServer()
 
     @server.feature(types.INITIALIZE)
-    def on_initialize(ls: AutometricsLanguageServer, params: types.InitializeParams) -> None:
-        ls.initialization_options = params.initialization_options
+    async def on_initialize(ls: AutometricsLanguageServer, params: types.InitializeParams) -> None:
         ls.engine.set_roots(ls.workspace_roots())
+        await ls.apply_initialization_options(params.initialization_options)
 
     @server.feature(types.INITIALIZED)
     async def on_initialized(ls: AutometricsLanguageServer, params: types.InitializedParams) -> None:

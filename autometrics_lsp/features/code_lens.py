@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 def register(server: AutometricsLanguageServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS, types.CodeLensOptions(resolve_provider=True))
-    def on_code_lens(ls: AutometricsLanguageServer, params: types.CodeLensParams) -> list[types.CodeLens]:
+    async def on_code_lens(ls: AutometricsLanguageServer, params: types.CodeLensParams) -> list[types.CodeLens]:
+        await ls.settings_ready()
         if not ls.engine.settings.code_lens:
             return []
         document = ls.workspace.get_text_document(params.text_document.uri)
@@ -40,6 +41,7 @@ def register(server: AutometricsLanguageServer) -> None:
         module, function = data.get("module"), data.get("function")
         if not isinstance(module, str) or not isinstance(function, str):
             return lens
+        await ls.settings_ready()
         try:
             figures = (await ls.engine.module_figures(module)).of(function)
             title = lens_title(figures)

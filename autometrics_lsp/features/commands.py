@@ -37,11 +37,12 @@ def register(server: AutometricsLanguageServer) -> None:
 
     @server.command(commands.REFRESH)
     def refresh(ls: AutometricsLanguageServer, *arguments: Any) -> None:
-        ls.engine.backend.forget_answers()
+        ls.engine.forget_answers()
         ls.refresh_client_views()
 
     @server.command(commands.STATUS)
     async def status(ls: AutometricsLanguageServer, *arguments: Any) -> dict[str, Any]:
+        await ls.settings_ready()
         problem = await ls.engine.backend.ping()
         return {
             "prometheusUrl": ls.engine.backend.url,
@@ -51,6 +52,7 @@ def register(server: AutometricsLanguageServer) -> None:
 
     @server.command(commands.LIST_FUNCTIONS)
     async def list_functions(ls: AutometricsLanguageServer, *arguments: Any) -> list[dict[str, Any]]:
+        await ls.settings_ready()
         options = arguments[0] if arguments and isinstance(arguments[0], dict) else {}
         try:
             sort = SortKey(options.get("sort", SortKey.RATE.value))
@@ -74,6 +76,7 @@ def register(server: AutometricsLanguageServer) -> None:
 async def _function_and_figure(
     ls: AutometricsLanguageServer, arguments: tuple[Any, ...]
 ) -> tuple[FunctionIdentity, Figure]:
+    await ls.settings_ready()
     target = arguments[0] if arguments and isinstance(arguments[0], dict) else {}
     try:
         figure = Figure(target.get("figure", Figure.RATE.value))

@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 def register(server: AutometricsLanguageServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def on_hover(ls: AutometricsLanguageServer, params: types.HoverParams) -> types.Hover | None:
+        await ls.settings_ready()
         document = ls.workspace.get_text_document(params.text_document.uri)
         try:
             markdown = await ls.engine.hover_markdown(

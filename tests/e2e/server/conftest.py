@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -14,6 +15,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 SERVER_COMMAND = [sys.executable, "-m", "autometrics_lsp"]
+SHUTDOWN_SECONDS = 10
 
 LspSession = Callable[..., AbstractAsyncContextManager[LanguageClient]]
 
@@ -49,8 +51,11 @@ def lsp_session(workspace_root: Path) -> LspSession:
                 )
             )
             yield client
-            await client.shutdown_session()
         finally:
-            await client.stop()
+            # Shut down even after a failed assertion: a server left running makes stop() wait forever.
+            try:
+                await asyncio.wait_for(client.shutdown_session(), SHUTDOWN_SECONDS)
+            finally:
+                await client.stop()
 
     return session
