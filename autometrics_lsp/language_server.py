@@ -34,6 +34,7 @@ class AutometricsLanguageServer(LanguageServer):
         self._reported_problems: set[str] = set()
         self._periodic_refresh: asyncio.Task[None] | None = None
         self._settings_loaded = asyncio.Event()
+        self._settings_generation = 0
 
     # --- documents and roots -------------------------------------------------------------------
 
@@ -62,7 +63,11 @@ class AutometricsLanguageServer(LanguageServer):
 
     async def refresh_settings(self, pushed: Any = None) -> None:
         """Re-read settings: initializationOptions, then what the client pushed or answers for our section."""
+        self._settings_generation += 1
+        generation = self._settings_generation
         configured = pushed if pushed else await self.fetch_configuration()
+        if generation != self._settings_generation:
+            return  # a newer change arrived while the client answered; it wins
         await self.apply_settings(configured)
         self._settings_loaded.set()
         self.refresh_client_views()
