@@ -62,6 +62,13 @@ class Ledger:
 '''
 
 
+def ten_thousand_functions() -> str:
+    parts = ["from autometrics_lsp.runtime import autometrics\n"]
+    parts.append("@autometrics\ndef f0(x):\n    return x\n")
+    parts.extend(f"@autometrics\ndef f{index}(x):\n    return f{index - 1}(x)\n" for index in range(1, 10_000))
+    return "\n".join(parts)
+
+
 @dataclass
 class RobustSession:
     client: LanguageClient

@@ -30,6 +30,7 @@ from tests.e2e.robustness.conftest import (
     INSTRUMENTED_MODULE,
     RobustSession,
     RobustSessionFactory,
+    ten_thousand_functions,
 )
 from tests.support.fault_server import FaultServer
 
@@ -60,13 +61,6 @@ TOKENS = (
     "(", ")", "[", "]", "{", "}", ":", ",", ".", "=", "->", "\n", "    ", "charge", "refund", "Ledger", "self",
     "import ", "from ", " as ", "#", "f'{", "0x", "1e", "...",
 )  # fmt: skip
-
-
-def ten_thousand_functions() -> str:
-    parts = ["from autometrics_lsp.runtime import autometrics\n"]
-    parts.append("@autometrics\ndef f0(x):\n    return x\n")
-    parts.extend(f"@autometrics\ndef f{index}(x):\n    return f{index - 1}(x)\n" for index in range(1, 10_000))
-    return "\n".join(parts)
 
 
 class Fuzzer:
