@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from prometheus_client import CollectorRegistry
-from runtime_samples import TEST_SERVICE
+from tests.unit.runtime.runtime_samples import TEST_SERVICE
 
 from autometrics_lsp.runtime import init
 

@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client import CollectorRegistry
-from runtime_samples import samples
+from tests.unit.runtime.runtime_samples import samples
 
 from autometrics_lsp.runtime import autometrics, carry_caller, names
 

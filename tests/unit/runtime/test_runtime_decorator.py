@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
-from runtime_samples import total
+from tests.unit.runtime.runtime_samples import total
 
 from autometrics_lsp.runtime import autometrics, skip_autometrics
 from autometrics_lsp.runtime.decorator import instrumented_metrics

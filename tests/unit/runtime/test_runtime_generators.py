@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Generator, Iterator
 
 import pytest
 from prometheus_client import CollectorRegistry
-from runtime_samples import samples, total
+from tests.unit.runtime.runtime_samples import samples, total
 
 from autometrics_lsp.runtime import autometrics, names
 

@@ -7,7 +7,7 @@ import os
 import textwrap
 from pathlib import Path
 
-from runtime_samples import run_isolated
+from tests.unit.runtime.runtime_samples import run_isolated
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 

@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 from prometheus_client import CollectorRegistry
-from runtime_samples import run_isolated
+from tests.unit.runtime.runtime_samples import run_isolated
 
 from autometrics_lsp.runtime import Objective, ObjectiveLatency, ObjectivePercentile, autometrics
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
-from runtime_samples import TEST_SERVICE, samples, total
+from tests.unit.runtime.runtime_samples import TEST_SERVICE, samples, total
 
 from autometrics_lsp.runtime import Objective, ObjectiveLatency, ObjectivePercentile, autometrics, init, names
 from autometrics_lsp.runtime.store import ShardStore
