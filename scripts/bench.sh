@@ -1,21 +1,35 @@
 #!/usr/bin/env bash
-# Sets up what the decorator overhead benchmark needs (the project's .venv, and a separate venv holding the
-# older autometrics package, whose pinned dependencies clash with ours), then runs it and prints its table.
-# Usage: scripts/bench.sh [--iterations N] [--repeats N]
+# Sets up what the benchmarks need and runs them; each prints its own table.
+# Usage: scripts/bench.sh [all|decorator|hover] [options of that one benchmark]
+#   decorator: benchmarks/decorator_overhead.py (--iterations N --repeats N); also creates a venv holding the older
+#              autometrics package, whose pinned dependencies clash with ours
+#   hover:     benchmarks/hover_latency.py (--positions N --seed N --lens-rounds N); needs /usr/bin/prometheus and
+#              creates its own venv for jedi-language-server
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh
-
-old_venv=.cache/bench-venvs/old-autometrics
-requirements=benchmarks/old-autometrics-requirements.txt
-stamp=$old_venv/.installed-$(sha1sum "$requirements" | cut -c1-12)
-if [ ! -f "$stamp" ]; then
-  echo "bench: creating $old_venv with the older autometrics package" >&2
-  rm -rf "$old_venv"
-  python3 -m venv "$old_venv"
-  "$old_venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
-  touch "$stamp"
+which=all
+case "${1:-}" in all|decorator|hover) which=$1; shift ;; esac
+if [ "$which" = all ] && [ $# -gt 0 ]; then
+  echo "bench: options go with one benchmark: scripts/bench.sh decorator|hover OPTIONS" >&2
+  exit 2
 fi
 
-exec .venv/bin/python benchmarks/decorator_overhead.py --old-python "$old_venv/bin/python" "$@"
+scripts/setup.sh
+
+if [ "$which" != hover ]; then
+  old_venv=.cache/bench-venvs/old-autometrics
+  requirements=benchmarks/old-autometrics-requirements.txt
+  stamp=$old_venv/.installed-$(sha1sum "$requirements" | cut -c1-12)
+  if [ ! -f "$stamp" ]; then
+    echo "bench: creating $old_venv with the older autometrics package" >&2
+    rm -rf "$old_venv"
+    python3 -m venv "$old_venv"
+    "$old_venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+    touch "$stamp"
+  fi
+  .venv/bin/python benchmarks/decorator_overhead.py --old-python "$old_venv/bin/python" "$@"
+fi
+if [ "$which" != decorator ]; then
+  .venv/bin/python benchmarks/hover_latency.py "$@"
+fi
