@@ -22,7 +22,9 @@ from autometrics_lsp.listing import FunctionRow
 from autometrics_lsp.queries import Figure, hover_queries
 from autometrics_lsp.rendering import render_hover, render_not_instrumented
 from autometrics_lsp.settings import Settings
+from autometrics_lsp.slo import SloStatus, collect_function_slo, collect_slo_statuses
 from autometrics_lsp.symbols import DefinitionSite, Symbols
+from autometrics_lsp.versions import VersionFigures, collect_versions
 from autometrics_lsp.workspace_scan import WorkspaceScan
 
 log = logging.getLogger(__name__)
@@ -153,8 +155,37 @@ class Engine:
             return None
         if not definition.instrumented:
             return render_not_instrumented(definition.identity.function)
-        figures = await self.figures_of(definition)
-        return render_hover(definition.identity, figures, self.link)
+        figures, slo, versions = await asyncio.gather(
+            self.figures_of(definition), self.slo_of(definition), self.versions_of(definition)
+        )
+        return render_hover(definition.identity, figures, self.link, slo=slo, versions=versions)
+
+    async def slo_of(self, definition: FunctionDefinition) -> SloStatus | None:
+        """The live state of the function's objective; asked only when its source names one."""
+        if definition.identity.objective is None:
+            return None
+        return await collect_function_slo(self.backend, definition.identity, self.settings.window)
+
+    async def versions_of(self, definition: FunctionDefinition) -> list[VersionFigures]:
+        return await collect_versions(self.backend, definition.identity, self.settings.window)
+
+    async def objective_statuses(
+        self, path: Path, source: str
+    ) -> tuple[list[FunctionDefinition], dict[str, SloStatus], BackendError | None]:
+        """A file's definitions and the objective state of its functions whose source names an objective, in one
+        round of two queries whatever the number of functions; no query when the file names none."""
+        definitions = self.definitions_in(path, source)
+        static = {
+            definition.identity.function: definition.identity.objective
+            for definition in definitions
+            if definition.instrumented and definition.identity.objective is not None
+        }
+        if not static:
+            return definitions, {}, None
+        statuses, problem = await collect_slo_statuses(
+            self.backend, self.module_name_of(path), static, self.settings.window
+        )
+        return definitions, statuses, problem
 
 
 def _failed(task: asyncio.Task[ModuleFigures]) -> bool:

@@ -15,6 +15,8 @@ from urllib.parse import quote, urlsplit
 from autometrics_lsp.figures import Edge, FunctionFigures
 from autometrics_lsp.identity import FunctionIdentity
 from autometrics_lsp.queries import Figure
+from autometrics_lsp.slo import SloStatus
+from autometrics_lsp.versions import VersionFigures
 
 SPARK_LEVELS = "▁▂▃▄▅▆▇█"
 MISSING = "–"
@@ -256,13 +258,72 @@ def _shows_table(figures: FunctionFigures) -> bool:
     return figures.rate is None and figures.problem is not None and any(v is not None for v in others)
 
 
-def render_hover(identity: FunctionIdentity, figures: FunctionFigures, link: Callable[[str], str]) -> str:
-    """The hover of an instrumented function: figures over the window, last hour, errors, callers, callees,
-    and a chart link per figure. `link` maps a PromQL expression to the URL of its chart.
+def format_burn_rate(rate: float | None) -> str:
+    """`5×`: how many times faster than sustainable the error budget is spent."""
+    if rate is None or not math.isfinite(rate):
+        return MISSING
+    return f"{_three_digits(max(rate, 0.0))}×"
+
+
+def _slo_verdict(slo: SloStatus) -> str:
+    if slo.problem is not None and not slo.measured:
+        return "unknown"
+    if not slo.measured:
+        return f"no calls in the last {escape_markdown(slo.window)}"
+    return "**violated**" if slo.violated else "met"
+
+
+def _slo_section(slo: SloStatus | None) -> str | None:
+    """The objective, the current success rate / share within the latency threshold, and their burn rates."""
+    if slo is None:
+        return None
+    origin = "" if slo.live else " (from the source)"
+    lines = [f"Objective {code(slo.objective.name)}{origin}: {_slo_verdict(slo)}"]
+    rows = []
+    if slo.objective.success_rate is not None:
+        rows.append(
+            f"| success rate | {format_ratio(slo.objective.success_rate.ratio)} | {format_ratio(slo.success_rate)}"
+            f" | {format_burn_rate(slo.success_burn_rate)} |"
+        )
+    if slo.objective.latency is not None:
+        threshold, percentile = slo.objective.latency
+        rows.append(
+            f"| within {format_duration(threshold.seconds)} | {format_ratio(percentile.ratio)}"
+            f" | {format_ratio(slo.within_latency)} | {format_burn_rate(slo.latency_burn_rate)} |"
+        )
+    lines.append("\n".join(["| objective | target | now | burn rate |", "|---|---:|---:|---:|", *rows]))
+    return "\n\n".join(lines)
+
+
+def _versions_table(versions: Sequence[VersionFigures]) -> str | None:
+    if not versions:
+        return None
+    rows = ["| version | calls | errors | p99 |", "|---|---:|---:|---:|"]
+    rows += [
+        f"| {code(row.display_name, in_table=True)} | {format_rate(row.rate)} | {format_ratio(row.error_ratio)}"
+        f" | {format_duration(row.p99)} |"
+        for row in versions
+    ]
+    return "\n".join(rows)
+
+
+def render_hover(
+    identity: FunctionIdentity,
+    figures: FunctionFigures,
+    link: Callable[[str], str],
+    *,
+    slo: SloStatus | None = None,
+    versions: Sequence[VersionFigures] = (),
+) -> str:
+    """The hover of an instrumented function: figures over the window, last hour, its objective, per-version
+    figures (newest first), errors, callers, callees, and a chart link per figure. `link` maps a PromQL
+    expression to the URL of its chart.
     """
     body = [
         _figures_table(figures) if _shows_table(figures) else None,
         _history_line(figures),
+        _slo_section(slo),
+        _versions_table(versions),
         _errors_by_type_line(figures),
         _edges_table("caller", figures.callers),
         _edges_table("callee", figures.callees),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from autometrics_lsp.features import call_hierarchy, code_lens, commands, hover, inlay_hints
+from autometrics_lsp.features import call_hierarchy, code_lens, commands, diagnostics, hover, inlay_hints
 from autometrics_lsp.language_server import SETTINGS_SECTION, AutometricsLanguageServer
 
-FEATURES = (hover, code_lens, commands, call_hierarchy, inlay_hints)
+FEATURES = (hover, code_lens, commands, call_hierarchy, inlay_hints, diagnostics)
 
 
 def create_server() -> AutometricsLanguageServer:
