@@ -12,6 +12,8 @@ from pathlib import Path
 
 from autometrics_lsp import __version__
 
+PYGLS_PROTOCOL_LOGGER = "pygls.protocol"
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
@@ -21,6 +23,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,  # stdout belongs to the LSP stream
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # pygls logs whole JSON-RPC messages at info and debug level: initializationOptions and configuration
+    # answers carry tokens and passwords, which must never reach a log.
+    logging.getLogger(PYGLS_PROTOCOL_LOGGER).setLevel(max(logging.WARNING, logging.getLogger().level))
     if args.command is None:
         return _serve(args.tcp)
     return args.run(args)
