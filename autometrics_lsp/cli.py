@@ -53,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     _add_backend_options(listing)
     listing.set_defaults(run=_run_list)
 
+    rules = commands.add_parser(
+        "rules", help="write Prometheus recording and burn-rate alerting rules for the workspace's objectives"
+    )
+    rules.add_argument("--root", type=Path, default=None, help="project root (default: the current directory)")
+    rules.add_argument("-o", "--output", type=Path, default=None, help="rule file to write (default: stdout)")
+    rules.set_defaults(run=_run_rules)
+
     demo = commands.add_parser(
         "demo", help="run a sample instrumented service and a real Prometheus, and show live hovers"
     )
@@ -141,6 +148,24 @@ def _run_list(args: argparse.Namespace) -> int:
     problems = {row.figures.problem.message() for row in found if row.figures.problem is not None}
     for problem in sorted(problems):
         print(f"autometrics-lsp: {problem}", file=sys.stderr)
+    return 0
+
+
+def _run_rules(args: argparse.Namespace) -> int:
+    from autometrics_lsp.rules import render_rules, workspace_objectives
+
+    root = (args.root or Path.cwd()).resolve()
+    objectives = workspace_objectives([root])
+    text = render_rules(objectives)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise SystemExit(f"autometrics-lsp: cannot write {args.output}: {error.strerror}") from None
+    if not objectives:
+        print(f"autometrics-lsp: no objectives found under {root}", file=sys.stderr)
     return 0
 
 
