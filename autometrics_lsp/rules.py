@@ -148,8 +148,8 @@ def _alerts(objective: Objective) -> list[dict[str, object]]:
         targets.append((LATENCY_ALERT_NAME, LATENCY_RECORD, percentile, f"take longer than {threshold.value} s"))
     alerts: list[dict[str, object]] = []
     for alert_name, record, percentile, what in targets:
-        own_matchers = (matcher(names.OBJECTIVE_NAME, objective.name), matcher(names.OBJECTIVE_PERCENTILE, percentile.value))
-        own = "{" + ", ".join(own_matchers) + "}"
+        labels = _objective_labels(objective, percentile)
+        own = "{" + ", ".join(matcher(name, value) for name, value in labels.items()) + "}"
         for burn in BURN_RATE_ALERTS:
             limit = _number(burn.factor * (1 - percentile.ratio))
             alerts.append(
