@@ -12,12 +12,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from autometrics_lsp.backend import BackendError, Query, QueryResult, Sample, Series
+from autometrics_lsp.backend import BackendError, InstantQuery, Query, QueryResult, Sample, Series
 from autometrics_lsp.identity import FunctionIdentity
 from autometrics_lsp.queries import (
     Figure,
+    callees_query,
+    callers_query,
     function_lens_exprs,
     hover_queries,
+    module_call_edges_query,
     module_lens_queries,
 )
 from autometrics_lsp.runtime import names
@@ -106,8 +109,11 @@ def _history(result: QueryResult | None) -> tuple[float | None, ...]:
     return tuple(finite(value) for _, value in result[0].points)
 
 
-def _edges(samples: Sequence[Sample], identify: EdgeNamer, limit: int = TOP_EDGES) -> tuple[Edge, ...]:
-    """Edges from per-`result` call rates: rate = all results, error ratio = `result="error"` / all."""
+def _edges(samples: Sequence[Sample], identify: EdgeNamer, limit: int | None = TOP_EDGES) -> tuple[Edge, ...]:
+    """Edges from per-`result` call rates: rate = all results, error ratio = `result="error"` / all.
+
+    The busiest `limit` edges, or all of them when `limit` is None.
+    """
     calls: dict[tuple[str, str], float] = {}
     errors: dict[tuple[str, str], float] = {}
     for sample in samples:
@@ -225,3 +231,74 @@ async def collect_module_figures(backend: Backend, module: str, window: str) -> 
             window=window,
         )
     return ModuleFigures(module, window, by_function, problem)
+
+
+@dataclass(frozen=True)
+class LiveEdges:
+    """Every caller or every callee of one function with calls in the window, busiest first.
+
+    `edges` is empty when the backend failed; `problem` then says why, so "no edge" and "unknown" differ.
+    """
+
+    edges: tuple[Edge, ...]
+    query: str
+    problem: BackendError | None = None
+
+
+async def _single_query(backend: Backend, query: InstantQuery) -> QueryResult | None:
+    return (await _run(backend, {_ONLY_QUERY: query})).get(_ONLY_QUERY)
+
+
+_ONLY_QUERY = "only"
+
+
+async def _collect_edges(backend: Backend, query: InstantQuery, identify: EdgeNamer) -> LiveEdges:
+    result = await _single_query(backend, query)
+    return LiveEdges(
+        edges=_edges(_samples(result), identify, limit=None),
+        query=query.expr,
+        problem=result if isinstance(result, BackendError) else None,
+    )
+
+
+async def collect_callers(backend: Backend, identity: FunctionIdentity, window: str) -> LiveEdges:
+    """All live callers of a function, in one query."""
+    return await _collect_edges(backend, callers_query(identity, window), caller_of)
+
+
+async def collect_callees(backend: Backend, identity: FunctionIdentity, window: str) -> LiveEdges:
+    """All live callees of a function, in one query."""
+    return await _collect_edges(backend, callees_query(identity, window), callee_of)
+
+
+@dataclass(frozen=True)
+class ModuleCallEdges:
+    """The live calls made by the functions of one module: per caller `__qualname__`, its callees."""
+
+    module: str
+    by_caller: Mapping[str, tuple[Edge, ...]]
+    problem: BackendError | None = None
+
+    def edge(self, caller_function: str, callee: FunctionIdentity) -> Edge | None:
+        """The calls from `caller_function` (of this module) to `callee`, or None when there were none."""
+        for edge in self.by_caller.get(caller_function, ()):
+            if (edge.function, edge.module) == (callee.function, callee.module):
+                return edge
+        return None
+
+
+async def collect_module_call_edges(backend: Backend, module: str, window: str) -> ModuleCallEdges:
+    """Every live edge out of the functions of `module`, in one query (`module_call_edges_query`)."""
+    result = await _single_query(backend, module_call_edges_query(module, window))
+    samples_by_caller: dict[str, list[Sample]] = {}
+    for sample in _samples(result):
+        caller_function = sample.labels.get(names.CALLER_FUNCTION)
+        if caller_function:
+            samples_by_caller.setdefault(caller_function, []).append(sample)
+    return ModuleCallEdges(
+        module=module,
+        by_caller={
+            caller: _edges(samples, callee_of, limit=None) for caller, samples in samples_by_caller.items()
+        },
+        problem=result if isinstance(result, BackendError) else None,
+    )

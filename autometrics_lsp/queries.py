@@ -35,6 +35,7 @@ class Figure(str, Enum):
 # call rate and the error ratio of every edge.
 CALLER_GROUPING = (names.CALLER_FUNCTION, names.CALLER_MODULE, names.OLD_CALLER, names.RESULT)
 CALLEE_GROUPING = (names.FUNCTION, names.MODULE, names.RESULT)
+MODULE_CALL_EDGE_GROUPING = (names.CALLER_FUNCTION, names.CALLER_MODULE, names.FUNCTION, names.MODULE, names.RESULT)
 
 HISTORY_DURATION_SECONDS = 3600.0
 # Two minutes keeps the sparkline at 31 characters, narrow enough for a hover; with a 5m rate window
@@ -160,22 +161,51 @@ def hover_queries(identity: FunctionIdentity, window: str) -> dict[str, InstantQ
     (a variable, a class decorator), and a function that does not track it simply gets an empty answer.
     """
     own = function_matchers(identity)
-    as_caller = (
-        matcher(names.CALLER_FUNCTION, identity.function),
-        matcher(names.CALLER_MODULE, identity.module),
-    )
     return {
         Figure.RATE: InstantQuery(call_rate(own, window)),
         Figure.ERROR_RATIO: InstantQuery(error_ratio(own, window)),
         Figure.P95: InstantQuery(latency_quantile(0.95, own, window)),
         Figure.P99: InstantQuery(latency_quantile(0.99, own, window)),
         Figure.CONCURRENCY: InstantQuery(concurrency(own)),
-        Figure.CALLERS: InstantQuery(call_rate(own, window, CALLER_GROUPING)),
-        Figure.CALLEES: InstantQuery(call_rate(as_caller, window, CALLEE_GROUPING)),
+        Figure.CALLERS: callers_query(identity, window),
+        Figure.CALLEES: callees_query(identity, window),
         Figure.ERRORS_BY_TYPE: InstantQuery(errors_by_type(own, window)),
         Figure.RATE_HISTORY: RangeQuery(
             rate_history(own, window), duration=HISTORY_DURATION_SECONDS, step=HISTORY_STEP_SECONDS
         ),
+    }
+
+
+def caller_matchers(identity: FunctionIdentity) -> tuple[str, str]:
+    """Matchers for the calls `identity` makes: the series where it is the caller."""
+    return (matcher(names.CALLER_FUNCTION, identity.function), matcher(names.CALLER_MODULE, identity.module))
+
+
+def callers_query(identity: FunctionIdentity, window: str) -> InstantQuery:
+    """Call rate into `identity` per caller and result: every incoming edge with its errors, in one query."""
+    return InstantQuery(call_rate(function_matchers(identity), window, CALLER_GROUPING))
+
+
+def callees_query(identity: FunctionIdentity, window: str) -> InstantQuery:
+    """Call rate out of `identity` per callee and result: every outgoing edge with its errors, in one query."""
+    return InstantQuery(call_rate(caller_matchers(identity), window, CALLEE_GROUPING))
+
+
+def module_call_edges_query(module: str, window: str) -> InstantQuery:
+    """Call rate per (caller, callee, result) of every call made by the functions of `module`, in one query.
+
+    Only the `caller_module` label can tie a call to the calling module, so calls recorded by older libraries
+    (which write `caller` alone) are not part of the answer.
+    """
+    return InstantQuery(call_rate((matcher(names.CALLER_MODULE, module),), window, MODULE_CALL_EDGE_GROUPING))
+
+
+def edge_exprs(caller: FunctionIdentity, callee: FunctionIdentity, window: str) -> dict[str, str]:
+    """The PromQL of one edge's rate and error ratio (calls from `caller` to `callee`), for chart links."""
+    along_edge = (*function_matchers(callee), *caller_matchers(caller))
+    return {
+        Figure.RATE: call_rate(along_edge, window),
+        Figure.ERROR_RATIO: error_ratio(along_edge, window),
     }
 
 
