@@ -84,10 +84,11 @@ def _tooltip(call: InstrumentedCall, edge: Edge | None, window: str, link: Calla
             f" over the last {escape_markdown(window)}"
         )
     exprs = edge_exprs(call.caller, call.callee, window)
-    charts = " · ".join(
-        markdown_link(label, link(exprs[figure])) for figure, label in ((Figure.RATE, "calls"), (Figure.ERROR_RATIO, "errors"))
-    )
+    charts = " · ".join(markdown_link(label, link(exprs[figure])) for figure, label in _CHARTS)
     return "\n\n".join((title, figures, f"Charts: {charts}"))
+
+
+_CHARTS = ((Figure.RATE, "calls"), (Figure.ERROR_RATIO, "errors"))
 
 
 def _contains(area: Range, line: int, character: int) -> bool:

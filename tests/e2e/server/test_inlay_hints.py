@@ -46,8 +46,13 @@ def end_of(path: Path, call: str) -> types.Position:
     return position_of(path, call, offset=len(call))
 
 
+def at(position: types.Position) -> tuple[int, int]:
+    return position.line, position.character
+
+
 def whole(path: Path) -> types.Range:
-    return types.Range(start=types.Position(line=0, character=0), end=types.Position(line=len(path.read_text().splitlines()), character=0))
+    end = types.Position(line=len(path.read_text().splitlines()), character=0)
+    return types.Range(start=types.Position(line=0, character=0), end=end)
 
 
 @dataclass
@@ -121,16 +126,17 @@ async def test_each_instrumented_call_shows_the_live_rate_of_its_edge(workspace_
     async with hinting_session(workspace_root, {**shop_settings, "inlayHints": True}) as session:
         hints = await inlay_hints(session.client, API, whole(API))
 
-    by_position = {(hint.position.line, hint.position.character): hint for hint in hints}
-    expected = {call: end_of(API, call) for call in CALLS_IN_API}
+    by_position = {at(hint.position): hint for hint in hints}
+    expected = {call: at(end_of(API, call)) for call in CALLS_IN_API}
     # Plain calls (`next(...)`, `carry_caller(...)`, `Receipt(...)`, the event loop's methods) get none.
-    assert sorted(by_position) == sorted((position.line, position.character) for position in expected.values())
+    assert sorted(by_position) == sorted(expected.values())
     for call, (caller, callee) in CALLS_IN_API.items():
-        hint = by_position[(expected[call].line, expected[call].character)]
+        hint = by_position[expected[call]]
         assert isinstance(hint.label, str) and hint.padding_left
-        assert parse_rate(hint.label) == pytest.approx(edge_rate(shop_service, caller, callee), rel=RATE_TOLERANCE), call
+        planned = edge_rate(shop_service, caller, callee)
+        assert parse_rate(hint.label) == pytest.approx(planned, rel=RATE_TOLERANCE), call
 
-    charge = by_position[(expected["charge_card(order_id, amount_cents)"].line, expected["charge_card(order_id, amount_cents)"].character)]
+    charge = by_position[expected["charge_card(order_id, amount_cents)"]]
     assert isinstance(charge.tooltip, types.MarkupContent) and charge.tooltip.kind == types.MarkupKind.Markdown
     tooltip = charge.tooltip.value
     assert "**`checkout`** → **`autometrics_lsp.demo.shop.payments.charge`**" in tooltip

@@ -279,7 +279,9 @@ def at(hints: list[CallHint]) -> list[tuple[int, int, str]]:
 async def test_hints_after_the_instrumented_calls_of_instrumented_functions(engine: Engine, api_path: Path) -> None:
     backend = answering(
         engine,
-        RecordingBackend([edge_sample("handle", "load", "svc.db", "ok", 4.0), edge_sample("idle", "save", "svc.db", "ok", 2.0)]),
+        RecordingBackend(
+            [edge_sample("handle", "load", "svc.db", "ok", 4.0), edge_sample("idle", "save", "svc.db", "ok", 2.0)]
+        ),
     )
 
     hints = await call_hints(engine, api_path, API, EVERYWHERE)
