@@ -2,12 +2,17 @@
 
 "No value" is always `None`: an empty answer (no series), NaN (0/0 when there were no calls in the window,
 or a quantile without observations) and ±Inf (a quantile past the last bucket) alike. A failed query leaves
-its figure at `None` and the other figures intact.
+its figures at `None` and the other figures intact.
+
+A hover executes five queries (`hover_fetch_queries`) for its nine figures: rate, error ratio, errors by type
+and callers are sums over the groups of one call-rate answer, and both latency quantiles come from one answer
+of bucket rates through `histogram_quantile`, Prometheus' own algorithm, here.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -16,9 +21,11 @@ from autometrics_lsp.backend import BackendError, InstantQuery, Query, QueryResu
 from autometrics_lsp.identity import FunctionIdentity
 from autometrics_lsp.queries import (
     Figure,
+    HoverFetch,
     callees_query,
     callers_query,
     function_lens_exprs,
+    hover_fetch_queries,
     hover_queries,
     module_call_edges_query,
     module_lens_queries,
@@ -27,6 +34,22 @@ from autometrics_lsp.runtime import names
 
 TOP_EDGES = 5
 TOP_ERROR_TYPES = 5
+
+FIGURE_SOURCES: Mapping[Figure, HoverFetch] = {
+    Figure.RATE: HoverFetch.CALLS,
+    Figure.ERROR_RATIO: HoverFetch.CALLS,
+    Figure.P95: HoverFetch.BUCKETS,
+    Figure.P99: HoverFetch.BUCKETS,
+    Figure.CONCURRENCY: HoverFetch.CONCURRENCY,
+    Figure.CALLERS: HoverFetch.CALLS,
+    Figure.CALLEES: HoverFetch.CALLEES,
+    Figure.ERRORS_BY_TYPE: HoverFetch.CALLS,
+    Figure.RATE_HISTORY: HoverFetch.RATE_HISTORY,
+}
+"""The executed query each figure of a hover is read from."""
+
+Bucket = tuple[float, float]
+"""One bucket of a histogram: (upper bound, cumulative count or rate)."""
 
 EdgeNamer = Callable[[Mapping[str, str]], "tuple[str, str] | None"]
 
@@ -158,6 +181,162 @@ def _errors_by_type(samples: Sequence[Sample]) -> tuple[tuple[str, float], ...]:
     return tuple(rates[:TOP_ERROR_TYPES])
 
 
+# What Go's strconv.ParseFloat reads, which is how Prometheus reads `le`: no blanks, no underscores.
+_GO_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_GO_HEX = re.compile(r"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?\d+")
+_GO_INFINITY = re.compile(r"[+-]?inf(?:inity)?", re.IGNORECASE)
+
+
+def parse_le(text: str) -> float | None:
+    """A bucket's upper bound from its `le` label, or None where Prometheus skips the sample.
+
+    Prometheus skips what Go cannot parse and numbers out of float range. It also reads `NaN`, but sorts such
+    buckets arbitrarily; no client writes one, and here it is skipped.
+    """
+    if _GO_INFINITY.fullmatch(text):
+        return float(text)
+    if _GO_DECIMAL.fullmatch(text):
+        bound = float(text)
+    elif _GO_HEX.fullmatch(text):
+        bound = float.fromhex(text)
+    else:
+        return None
+    return bound if math.isfinite(bound) else None
+
+
+def _first_index(length: int, holds: Callable[[int], bool]) -> int:
+    """The smallest index in [0, length) where `holds` is true, else `length`: Go's sort.Search, which
+    Prometheus uses, so that even non-monotonic predicates give its answer."""
+    low, high = 0, length
+    while low < high:
+        middle = (low + high) // 2
+        if holds(middle):
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _coalesced(buckets: Sequence[Bucket]) -> list[Bucket]:
+    """Sorted buckets with equal upper bounds merged (`le="1"` and `le="1.0"` name one bucket)."""
+    merged: list[Bucket] = []
+    for bound, count in buckets:
+        if merged and merged[-1][0] == bound:
+            merged[-1] = (bound, merged[-1][1] + count)
+        else:
+            merged.append((bound, count))
+    return merged
+
+
+def _monotonic(buckets: Sequence[Bucket]) -> list[Bucket]:
+    """Counts raised to the running maximum: a lower count after a higher one is inconsistent data."""
+    envelope: list[Bucket] = []
+    highest = -math.inf
+    for bound, count in buckets:
+        if count > highest:
+            highest = count
+        elif count < highest:
+            count = highest
+        envelope.append((bound, count))
+    return envelope
+
+
+def histogram_quantile(quantile: float, buckets: Iterable[Bucket]) -> float:
+    """The `quantile` (0..1) of a classic histogram, exactly as PromQL's `histogram_quantile` (Prometheus 2.42).
+
+    Linear interpolation inside the bucket holding the rank, from 0 for the lowest bucket when its bound is
+    positive (else that bound itself); a rank in the +Inf bucket gives the highest finite bound. NaN without
+    observations, without a +Inf bucket, or with fewer than two buckets; -Inf / +Inf for a quantile below 0 /
+    above 1. Buckets may come in any order; counts that decrease are raised to the running maximum.
+    """
+    if math.isnan(quantile):
+        return math.nan
+    if quantile < 0:
+        return -math.inf
+    if quantile > 1:
+        return math.inf
+    ordered = sorted(buckets, key=lambda bucket: bucket[0])
+    if not ordered or ordered[-1][0] != math.inf:
+        return math.nan
+    ordered = _monotonic(_coalesced(ordered))
+    if len(ordered) < 2:
+        return math.nan
+    observations = ordered[-1][1]
+    if observations == 0:
+        return math.nan
+    rank = quantile * observations
+    index = _first_index(len(ordered) - 1, lambda i: ordered[i][1] >= rank)
+    if index == len(ordered) - 1:
+        return ordered[-2][0]
+    bound, count = ordered[index]
+    if index == 0 and bound <= 0:
+        return bound
+    start = 0.0
+    if index > 0:
+        start, below = ordered[index - 1]
+        count -= below
+        rank -= below
+    return start + (bound - start) * (rank / count)
+
+
+def buckets_of(samples: Sequence[Sample]) -> list[Bucket]:
+    """The buckets in per-`le` samples; samples whose `le` Prometheus would not read are left out."""
+    buckets = []
+    for sample in samples:
+        bound = parse_le(sample.labels.get(names.LE, ""))
+        if bound is not None:
+            buckets.append((bound, sample.value))
+    return buckets
+
+
+def _quantile(quantile: float, buckets: Sequence[Bucket]) -> float | None:
+    # An answer without buckets is no answer: PromQL's histogram_quantile returns no sample then, not NaN.
+    return finite(histogram_quantile(quantile, buckets)) if buckets else None
+
+
+@dataclass(frozen=True)
+class CallFigures:
+    """The figures of one function read from its calls per result, error type and caller (`own_calls_query`)."""
+
+    rate: float | None
+    error_ratio: float | None
+    errors_by_type: tuple[tuple[str, float], ...]
+    callers: tuple[Edge, ...]
+
+
+def _sum(values: Sequence[float]) -> float:
+    """The correctly rounded sum; with infinities or NaN, what PromQL's `sum` gives (fsum raises for those)."""
+    try:
+        return math.fsum(values)
+    except (OverflowError, ValueError):
+        return sum(values)
+
+
+def call_figures(samples: Sequence[Sample]) -> CallFigures:
+    """Rate, error ratio, errors by type and callers, each the sum over the groups its own query would merge.
+
+    As with those queries: no samples is no value; a zero rate gives no error ratio (0/0); calls without any
+    error series have an error ratio of 0.
+    """
+    if not samples:
+        return CallFigures(None, None, (), ())
+    total = _sum([sample.value for sample in samples])
+    failed = [sample.value for sample in samples if sample.labels.get(names.RESULT) == names.RESULT_ERROR]
+    # As `error_ratio`'s `errors or calls * 0`: without error series the errors are 0, or NaN for infinite calls.
+    errors = _sum(failed) if failed else total * 0
+    failed_by_type: dict[str, float] = {}
+    for sample in samples:
+        error_type = sample.labels.get(names.ERROR, "")
+        if error_type and sample.labels.get(names.RESULT) == names.RESULT_ERROR:
+            failed_by_type[error_type] = failed_by_type.get(error_type, 0.0) + sample.value
+    return CallFigures(
+        rate=finite(total),
+        error_ratio=finite(errors / total) if total != 0 else None,  # 0/0 is NaN: no value
+        errors_by_type=_errors_by_type([Sample({names.ERROR: name}, rate) for name, rate in failed_by_type.items()]),
+        callers=_edges(samples, caller_of),
+    )
+
+
 async def _run(backend: Backend, queries: Mapping[str, Query]) -> dict[str, QueryResult]:
     try:
         return await backend.run(queries)
@@ -167,21 +346,25 @@ async def _run(backend: Backend, queries: Mapping[str, Query]) -> dict[str, Quer
 
 
 async def collect_figures(backend: Backend, identity: FunctionIdentity, window: str) -> FunctionFigures:
-    """The live figures of one function: its hover queries in one parallel round through `backend`."""
-    queries = hover_queries(identity, window)
-    results = await _run(backend, queries)
+    """The live figures of one function: the five `hover_fetch_queries` in one parallel round through `backend`.
+
+    `queries` holds each figure's natural PromQL (`hover_queries`) for its chart link, not what was executed.
+    """
+    results = await _run(backend, hover_fetch_queries(identity, window))
+    calls = call_figures(_samples(results.get(HoverFetch.CALLS)))
+    buckets = buckets_of(_samples(results.get(HoverFetch.BUCKETS)))
     return FunctionFigures(
-        rate=_single_value(results.get(Figure.RATE)),
-        error_ratio=_single_value(results.get(Figure.ERROR_RATIO)),
-        p95=_single_value(results.get(Figure.P95)),
-        p99=_single_value(results.get(Figure.P99)),
-        concurrency=_single_value(results.get(Figure.CONCURRENCY)),
-        rate_history=_history(results.get(Figure.RATE_HISTORY)),
-        errors_by_type=_errors_by_type(_samples(results.get(Figure.ERRORS_BY_TYPE))),
-        callers=_edges(_samples(results.get(Figure.CALLERS)), caller_of),
-        callees=_edges(_samples(results.get(Figure.CALLEES)), callee_of),
-        queries={figure: query.expr for figure, query in queries.items()},
-        problem=_problem(results, Figure),
+        rate=calls.rate,
+        error_ratio=calls.error_ratio,
+        p95=_quantile(0.95, buckets),
+        p99=_quantile(0.99, buckets),
+        concurrency=_single_value(results.get(HoverFetch.CONCURRENCY)),
+        rate_history=_history(results.get(HoverFetch.RATE_HISTORY)),
+        errors_by_type=calls.errors_by_type,
+        callers=calls.callers,
+        callees=_edges(_samples(results.get(HoverFetch.CALLEES)), callee_of),
+        queries={figure: query.expr for figure, query in hover_queries(identity, window).items()},
+        problem=_problem({figure: results.get(source) for figure, source in FIGURE_SOURCES.items()}, Figure),
         window=window,
     )
 

@@ -31,11 +31,24 @@ class Figure(str, Enum):
     RATE_HISTORY = "rate_history"
 
 
+class HoverFetch(str, Enum):
+    """One query a hover executes: the keys of `hover_fetch_queries`; each feeds one figure or several."""
+
+    CALLS = "calls"
+    BUCKETS = "buckets"
+    CONCURRENCY = "concurrency"
+    CALLEES = "callees"
+    RATE_HISTORY = "rate_history"
+
+
 # Only `function` and `module` identify a function; grouping by `result` lets one query give both the
 # call rate and the error ratio of every edge.
 CALLER_GROUPING = (names.CALLER_FUNCTION, names.CALLER_MODULE, names.OLD_CALLER, names.RESULT)
 CALLEE_GROUPING = (names.FUNCTION, names.MODULE, names.RESULT)
 MODULE_CALL_EDGE_GROUPING = (names.CALLER_FUNCTION, names.CALLER_MODULE, names.FUNCTION, names.MODULE, names.RESULT)
+# Every label a hover's call-derived figures (rate, error ratio, errors by type, callers) tell apart: summing
+# the groups of this one answer gives each of those figures exactly.
+OWN_CALLS_GROUPING = (names.RESULT, names.ERROR, names.CALLER_FUNCTION, names.CALLER_MODULE, names.OLD_CALLER)
 
 HISTORY_DURATION_SECONDS = 3600.0
 # Two minutes keeps the sparkline at 31 characters, narrow enough for a hover; with a 5m rate window
@@ -155,10 +168,9 @@ def rate_history(matchers: Sequence[str], window: str) -> str:
 
 
 def hover_queries(identity: FunctionIdentity, window: str) -> dict[str, InstantQuery | RangeQuery]:
-    """Every query of one hover, keyed by the figure it feeds.
+    """The natural PromQL of each figure of one hover, keyed by figure: what its chart link shows.
 
-    Concurrency is always asked for: the decorator's `track_concurrency` may not be visible in the source
-    (a variable, a class decorator), and a function that does not track it simply gets an empty answer.
+    A hover executes fewer, broader queries (`hover_fetch_queries`) and derives these figures from them.
     """
     own = function_matchers(identity)
     return {
@@ -173,6 +185,35 @@ def hover_queries(identity: FunctionIdentity, window: str) -> dict[str, InstantQ
         Figure.RATE_HISTORY: RangeQuery(
             rate_history(own, window), duration=HISTORY_DURATION_SECONDS, step=HISTORY_STEP_SECONDS
         ),
+    }
+
+
+def own_calls_query(identity: FunctionIdentity, window: str) -> InstantQuery:
+    """Call rate of `identity` per result, error type and caller: its rate, error ratio, errors by type and
+    callers all in one answer."""
+    return InstantQuery(call_rate(function_matchers(identity), window, OWN_CALLS_GROUPING))
+
+
+def own_buckets_query(identity: FunctionIdentity, window: str) -> InstantQuery:
+    """Rate per duration bucket of `identity`: every latency quantile is computed from this one answer."""
+    buckets = selector(names.DURATION_BUCKET_NAME_PATTERN, *function_matchers(identity))
+    return InstantQuery(_sum(f"rate({buckets}[{check_window(window)}])", (names.LE,)))
+
+
+def hover_fetch_queries(identity: FunctionIdentity, window: str) -> dict[str, InstantQuery | RangeQuery]:
+    """What one hover asks the backend, keyed by `HoverFetch`: five queries for the nine figures.
+
+    Concurrency is always asked for: the decorator's `track_concurrency` may not be visible in the source
+    (a variable, a class decorator), and a function that does not track it simply gets an empty answer.
+    """
+    per_figure = hover_queries(identity, window)
+    return {
+        HoverFetch.CALLS: own_calls_query(identity, window),
+        HoverFetch.BUCKETS: own_buckets_query(identity, window),
+        # No other figure can be read from these three: each runs its own natural query.
+        HoverFetch.CONCURRENCY: per_figure[Figure.CONCURRENCY],
+        HoverFetch.CALLEES: per_figure[Figure.CALLEES],
+        HoverFetch.RATE_HISTORY: per_figure[Figure.RATE_HISTORY],
     }
 
 
