@@ -36,6 +36,7 @@ def register(server: AutometricsLanguageServer) -> None:
     async def on_prepare(
         ls: AutometricsLanguageServer, params: types.CallHierarchyPrepareParams
     ) -> list[types.CallHierarchyItem] | None:
+        await ls.settings_ready()
         document = ls.workspace.get_text_document(params.text_document.uri)
         try:
             function = await _hierarchy(ls).prepare(
@@ -52,6 +53,7 @@ def register(server: AutometricsLanguageServer) -> None:
     async def on_incoming_calls(
         ls: AutometricsLanguageServer, params: types.CallHierarchyIncomingCallsParams
     ) -> list[types.CallHierarchyIncomingCall] | None:
+        await ls.settings_ready()
         hierarchy = _hierarchy(ls)
         try:
             function = await _function_of(hierarchy, ls, params.item)
@@ -70,6 +72,7 @@ def register(server: AutometricsLanguageServer) -> None:
     async def on_outgoing_calls(
         ls: AutometricsLanguageServer, params: types.CallHierarchyOutgoingCallsParams
     ) -> list[types.CallHierarchyOutgoingCall] | None:
+        await ls.settings_ready()
         hierarchy = _hierarchy(ls)
         try:
             function = await _function_of(hierarchy, ls, params.item)

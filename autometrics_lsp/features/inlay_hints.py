@@ -21,6 +21,7 @@ def register(server: AutometricsLanguageServer) -> None:
     async def on_inlay_hint(
         ls: AutometricsLanguageServer, params: types.InlayHintParams
     ) -> list[types.InlayHint] | None:
+        await ls.settings_ready()
         document = ls.workspace.get_text_document(params.text_document.uri)
         requested = params.range
         try:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
+from autometrics_lsp.demo.shop.plan import FunctionTraffic
+
 _RATE = re.compile(r"^([\d.,]+)\s*(k|M)?/(s|min|h)$")
 _DURATION = re.compile(r"^([\d.,]+)\s*(µs|us|ms|s|min)$")
 _PERCENT = re.compile(r"^([\d.,]+)\s*%$")
@@ -47,3 +51,19 @@ def first_table(markdown: str) -> dict[str, str]:
 
 def _cells(row: str) -> list[str]:
     return [cell.strip() for cell in row.strip().strip("|").split("|")]
+
+
+# Rates over a short window jitter with scrape timing and the loop's pace: ±25% is far tighter than any
+# mix-up of functions (the shop's rates differ by factors), and error shares are exact by construction.
+RATE_TOLERANCE = 0.25
+ERROR_RATIO_TOLERANCE = 0.06
+
+
+def assert_figures_match(markdown: str, traffic: FunctionTraffic) -> None:
+    figures = first_table(markdown)
+    assert parse_rate(figures["calls"]) == pytest.approx(traffic.calls_per_second, rel=RATE_TOLERANCE), markdown
+    assert parse_percent(figures["errors"]) == pytest.approx(traffic.error_ratio, abs=ERROR_RATIO_TOLERANCE), markdown
+    if traffic.latency_range_seconds is not None:
+        fastest, slowest = traffic.latency_range_seconds
+        # histogram_quantile interpolates inside a bucket: allow the neighbouring default bucket edges.
+        assert 0.5 * fastest <= parse_duration(figures["p99"]) <= 2.5 * slowest, markdown

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from pathlib import Path
 
 from lsprotocol import types
@@ -41,3 +43,14 @@ async def hover_text(client: LanguageClient, path: Path, position: types.Positio
     assert isinstance(hover.contents, types.MarkupContent)
     assert hover.contents.kind == types.MarkupKind.Markdown
     return hover.contents.value
+
+
+async def lenses(client, path: Path) -> list[types.CodeLens]:
+    uri = open_document(client, path)
+    return await client.text_document_code_lens_async(
+        types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+
+
+async def resolve_all(client, unresolved: list[types.CodeLens]) -> list[types.CodeLens]:
+    return list(await asyncio.gather(*(client.code_lens_resolve_async(lens) for lens in unresolved)))

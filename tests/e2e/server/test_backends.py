@@ -10,24 +10,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import LanguageClient
 
 from autometrics_lsp.demo.shop import api, payments
-from tests.e2e.server.conftest import SERVER_COMMAND, SHUTDOWN_SECONDS
-from tests.e2e.server.test_code_lens import lenses, resolve_all
-from tests.e2e.server.test_hover import assert_figures_match
 from tests.support.fault_server import FaultServer, HttpStatus, PrometheusError
-from tests.support.hover_text import parse_percent, parse_rate
-from tests.support.lsp import hover_text, position_of
+from tests.support.hover_text import assert_figures_match, parse_percent, parse_rate
+from tests.support.lsp import hover_text, lenses, position_of, resolve_all
 
 SHOP = Path(api.__file__).parent
 API = SHOP / "api.py"
@@ -39,29 +31,6 @@ SECRET_TOKEN = "tok-3f9a7c1e-never-shown"
 SECRET_PASSWORD = "pw-81b2d4-never-shown"
 SECRET_HEADER_VALUE = "key-5e0c6a-never-shown"
 SECRETS = (SECRET_TOKEN, SECRET_PASSWORD, SECRET_HEADER_VALUE)
-
-
-@asynccontextmanager
-async def debug_logging_session(workspace_root: Path, init_options: dict[str, Any]) -> AsyncIterator[LanguageClient]:
-    """A server on the repository root logging at debug level, so a leak into its log would show."""
-    environment = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_URL"}
-    config = ClientServerConfig(server_command=[*SERVER_COMMAND, "--log-level", "debug"], server_env=environment)
-    client = await config.start()
-    try:
-        await client.initialize_session(
-            types.InitializeParams(
-                capabilities=client_capabilities("visual-studio-code"),
-                root_uri=workspace_root.as_uri(),
-                workspace_folders=[types.WorkspaceFolder(uri=workspace_root.as_uri(), name=workspace_root.name)],
-                initialization_options=init_options,
-            )
-        )
-        yield client
-    finally:
-        try:
-            await asyncio.wait_for(client.shutdown_session(), SHUTDOWN_SECONDS)
-        finally:
-            await client.stop()
 
 
 def warnings_shown(client: LanguageClient) -> list[str]:
@@ -139,7 +108,7 @@ async def test_credentials_and_headers_reach_the_backend(lsp_session, auth, expe
         assert {name: request.headers.get(name) for name in expected_headers} == expected_headers
 
 
-async def test_secrets_never_reach_logs_messages_hovers_or_links(workspace_root, capfd):
+async def test_secrets_never_reach_logs_messages_hovers_or_links(lsp_session, workspace_root, capfd):
     settings = {
         "bearerToken": SECRET_TOKEN,
         "headers": {"X-Api-Key": SECRET_HEADER_VALUE},
@@ -151,7 +120,7 @@ async def test_secrets_never_reach_logs_messages_hovers_or_links(workspace_root,
         host = backend.url.removeprefix("http://")
         settings["prometheusUrl"] = f"http://team-a:{SECRET_PASSWORD}@{host}"
         backend.behave(HttpStatus(401, body=f"bad token {SECRET_TOKEN}".encode()))
-        async with debug_logging_session(workspace_root, settings) as client:
+        async with lsp_session(settings, server_args=("--log-level", "debug")) as client:
             markdowns = [
                 await hover_text(client, API, CHECKOUT_DEFINITION),
                 await hover_text(client, PAYMENTS, position_of(PAYMENTS, "def charge", offset=len("def "))),

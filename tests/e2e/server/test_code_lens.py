@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
-from lsprotocol import types
 
 from autometrics_lsp import commands
 from autometrics_lsp.demo.shop import api
 from tests.support.counting_proxy import CountingProxy
 from tests.support.hover_text import parse_percent, parse_rate
-from tests.support.lsp import open_document
+from tests.support.lsp import lenses, resolve_all
 
 API = Path(api.__file__)
 MANY_FUNCTIONS = 60
-
-
-async def lenses(client, path: Path) -> list[types.CodeLens]:
-    uri = open_document(client, path)
-    return await client.text_document_code_lens_async(
-        types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri))
-    )
-
-
-async def resolve_all(client, unresolved: list[types.CodeLens]) -> list[types.CodeLens]:
-    return list(await asyncio.gather(*(client.code_lens_resolve_async(lens) for lens in unresolved)))
 
 
 async def test_shop_lenses_show_the_traffic_plan(lsp_session, prometheus, metrics_window, shop_service):

@@ -8,29 +8,12 @@ from pathlib import Path
 import pytest
 
 from autometrics_lsp.demo.shop import api, orders, payments
-from autometrics_lsp.demo.shop.plan import FunctionTraffic
-from tests.support.hover_text import first_table, parse_duration, parse_percent, parse_rate
+from tests.support.hover_text import assert_figures_match
 from tests.support.lsp import hover_text, position_of
 
 SHOP = Path(api.__file__).parent
 API = SHOP / "api.py"
 ORDERS = SHOP / "orders.py"
-
-# Rates over a short window jitter with scrape timing and the loop's pace: ±25% is far tighter than any
-# mix-up of functions (the shop's rates differ by factors), and error shares are exact by construction.
-RATE_TOLERANCE = 0.25
-ERROR_RATIO_TOLERANCE = 0.06
-
-
-def assert_figures_match(markdown: str, traffic: FunctionTraffic) -> None:
-    figures = first_table(markdown)
-    assert parse_rate(figures["calls"]) == pytest.approx(traffic.calls_per_second, rel=RATE_TOLERANCE), markdown
-    assert parse_percent(figures["errors"]) == pytest.approx(traffic.error_ratio, abs=ERROR_RATIO_TOLERANCE), markdown
-    if traffic.latency_range_seconds is not None:
-        fastest, slowest = traffic.latency_range_seconds
-        # histogram_quantile interpolates inside a bucket: allow the neighbouring default bucket edges.
-        assert 0.5 * fastest <= parse_duration(figures["p99"]) <= 2.5 * slowest, markdown
-
 
 @pytest.fixture
 def shop_settings(prometheus, metrics_window) -> dict:

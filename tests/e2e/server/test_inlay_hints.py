@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import LanguageClient, client_capabilities
 
 from autometrics_lsp.demo.shop import api, inventory, orders, payments
 from autometrics_lsp.demo.shop.plan import identity_of
@@ -71,40 +70,28 @@ class HintingSession:
         await self.next_refresh()
 
 
-@asynccontextmanager
-async def hinting_session(root: Path, settings: dict) -> AsyncIterator[HintingSession]:
-    """A server on `root` whose client, like VS Code 1.67+, handles `workspace/inlayHint/refresh`.
+@pytest.fixture
+def hinting_session(lsp_session):
+    """`async with hinting_session(root, settings) as session:` a server whose client, like VS Code 1.67+, handles
+    `workspace/inlayHint/refresh`.
 
     Settings reach the server after `initialized`, asynchronously; it then asks the client for fresh hints, and
     an editor asks again. So does this session: it is handed out once the first refresh has come in.
     """
-    environment = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_URL"}
-    client = await ClientServerConfig(server_command=SERVER_COMMAND, server_env=environment).start()
-    refreshes: asyncio.Queue[None] = asyncio.Queue()
-    client.feature(types.WORKSPACE_INLAY_HINT_REFRESH)(lambda params: refreshes.put_nowait(None))
-    capabilities = client_capabilities("visual-studio-code")
-    assert capabilities.workspace is not None
-    capabilities.workspace.inlay_hint = types.InlayHintWorkspaceClientCapabilities(refresh_support=True)
-    try:
-        await client.initialize_session(
-            types.InitializeParams(
-                capabilities=capabilities,
-                root_uri=root.as_uri(),
-                workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
-                initialization_options=settings,
-            )
-        )
-        session = HintingSession(client, refreshes)
-        await session.next_refresh()
-        yield session
-        await client.shutdown_session()
-    finally:
-        # The client's stop() waits for the server to exit, which it only does after `exit` or on a closed stdin:
-        # after a failed test, end it here rather than hang.
-        server = client._server
-        if server is not None and server.returncode is None:
-            server.terminate()
-        await client.stop()
+
+    @asynccontextmanager
+    async def session(root: Path, settings: dict) -> AsyncIterator[HintingSession]:
+        capabilities = client_capabilities("visual-studio-code")
+        assert capabilities.workspace is not None
+        capabilities.workspace.inlay_hint = types.InlayHintWorkspaceClientCapabilities(refresh_support=True)
+        refreshes: asyncio.Queue[None] = asyncio.Queue()
+        async with lsp_session(settings, root=root, capabilities=capabilities) as client:
+            client.feature(types.WORKSPACE_INLAY_HINT_REFRESH)(lambda params: refreshes.put_nowait(None))
+            hinting = HintingSession(client, refreshes)
+            await hinting.next_refresh()
+            yield hinting
+
+    return session
 
 
 async def inlay_hints(client: LanguageClient, path: Path, area: types.Range) -> list[types.InlayHint]:
@@ -122,7 +109,7 @@ def edge_rate(shop_service, caller, callee) -> float:
     return edge.calls_per_second
 
 
-async def test_each_instrumented_call_shows_the_live_rate_of_its_edge(workspace_root, shop_settings, shop_service):
+async def test_each_instrumented_call_shows_the_live_rate_of_its_edge(hinting_session, workspace_root, shop_settings, shop_service):
     async with hinting_session(workspace_root, {**shop_settings, "inlayHints": True}) as session:
         hints = await inlay_hints(session.client, API, whole(API))
 
@@ -145,7 +132,7 @@ async def test_each_instrumented_call_shows_the_live_rate_of_its_edge(workspace_
     assert f"[calls]({shop_settings['prometheusUrl']}/graph?g0.expr=" in tooltip
 
 
-async def test_only_the_requested_range_gets_hints(workspace_root, shop_settings):
+async def test_only_the_requested_range_gets_hints(hinting_session, workspace_root, shop_settings):
     start = position_of(API, "def browse_catalog")
     area = types.Range(start=types.Position(line=start.line, character=0), end=whole(API).end)
     async with hinting_session(workspace_root, {**shop_settings, "inlayHints": True}) as session:
@@ -154,7 +141,7 @@ async def test_only_the_requested_range_gets_hints(workspace_root, shop_settings
     assert [hint.position for hint in hints] == [end_of(API, "inventory.stock_level(product.sku)")]
 
 
-async def test_off_by_default_and_on_when_the_setting_changes(workspace_root, shop_settings):
+async def test_off_by_default_and_on_when_the_setting_changes(hinting_session, workspace_root, shop_settings):
     async with hinting_session(workspace_root, shop_settings) as session:
         off = await inlay_hints(session.client, API, whole(API))
         await session.change_settings({**shop_settings, "inlayHints": True})
@@ -164,7 +151,7 @@ async def test_off_by_default_and_on_when_the_setting_changes(workspace_root, sh
     assert len(on) == len(CALLS_IN_API)
 
 
-async def test_an_edge_without_traffic_shows_zero(shop_settings, tmp_path):
+async def test_an_edge_without_traffic_shows_zero(hinting_session, shop_settings, tmp_path):
     source = tmp_path / "jobs.py"
     source.write_text(
         "from autometrics_lsp.demo.shop import inventory\n"
@@ -180,7 +167,7 @@ async def test_an_edge_without_traffic_shows_zero(shop_settings, tmp_path):
     assert f"No calls along this edge in the last {shop_settings['window']}" in hint.tooltip.value
 
 
-async def test_no_hints_when_the_backend_is_unreachable(workspace_root, unused_tcp_port):
+async def test_no_hints_when_the_backend_is_unreachable(hinting_session, workspace_root, unused_tcp_port):
     settings = {"prometheusUrl": f"http://127.0.0.1:{unused_tcp_port}", "timeout": 1.0, "inlayHints": True}
     async with hinting_session(workspace_root, settings) as session:
         assert await inlay_hints(session.client, API, whole(API)) == []
