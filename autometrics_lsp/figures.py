@@ -181,9 +181,12 @@ def _errors_by_type(samples: Sequence[Sample]) -> tuple[tuple[str, float], ...]:
     return tuple(rates[:TOP_ERROR_TYPES])
 
 
-# What Go's strconv.ParseFloat reads, which is how Prometheus reads `le`: no blanks, no underscores.
-_GO_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_GO_HEX = re.compile(r"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?\d+")
+# What Go's strconv.ParseFloat reads, which is how Prometheus reads `le`: no blanks; an underscore only
+# between two digits (Python's float() agrees on that for decimals).
+_DIGITS = r"\d+(?:_\d+)*"
+_HEX_DIGITS = r"[0-9a-fA-F]+(?:_[0-9a-fA-F]+)*"
+_GO_DECIMAL = re.compile(rf"[+-]?(?:{_DIGITS}\.?(?:{_DIGITS})?|\.{_DIGITS})(?:[eE][+-]?{_DIGITS})?")
+_GO_HEX = re.compile(rf"[+-]?0[xX]_?(?:{_HEX_DIGITS}\.?(?:{_HEX_DIGITS})?|\.{_HEX_DIGITS})[pP][+-]?{_DIGITS}")
 _GO_INFINITY = re.compile(r"[+-]?inf(?:inity)?", re.IGNORECASE)
 
 
@@ -198,7 +201,7 @@ def parse_le(text: str) -> float | None:
     if _GO_DECIMAL.fullmatch(text):
         bound = float(text)
     elif _GO_HEX.fullmatch(text):
-        bound = float.fromhex(text)
+        bound = float.fromhex(text.replace("_", ""))
     else:
         return None
     return bound if math.isfinite(bound) else None
@@ -276,7 +279,16 @@ def histogram_quantile(quantile: float, buckets: Iterable[Bucket]) -> float:
         start, below = ordered[index - 1]
         count -= below
         rank -= below
-    return start + (bound - start) * (rank / count)
+    return start + (bound - start) * _divide(rank, count)
+
+
+def _divide(numerator: float, denominator: float) -> float:
+    """IEEE 754 division, as in Go: by zero it gives NaN or an infinity instead of raising."""
+    if denominator != 0:
+        return numerator / denominator
+    if numerator == 0 or math.isnan(numerator):
+        return math.nan
+    return math.copysign(math.inf, numerator) * math.copysign(1.0, denominator)
 
 
 def buckets_of(samples: Sequence[Sample]) -> list[Bucket]:
