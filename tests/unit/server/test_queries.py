@@ -2,7 +2,8 @@
 
 Escaping is checked against a test-side parser of PromQL (Go) string literals; the queries themselves are
 checked by Prometheus' own engine through `promtool test rules`, which evaluates PromQL against synthetic
-series offline, with no server to start.
+series offline, with no server to start, and compares values exactly. The figures a hover derives from its
+merged queries are checked there against each figure's own (natural) query.
 """
 
 from __future__ import annotations
@@ -18,16 +19,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autometrics_lsp.backend import InstantQuery, RangeQuery
+from autometrics_lsp.backend import InstantQuery, RangeQuery, Sample
+from autometrics_lsp.figures import FIGURE_SOURCES, CallFigures, Edge, buckets_of, call_figures, histogram_quantile
 from autometrics_lsp.identity import FunctionIdentity
 from autometrics_lsp.queries import (
     Figure,
+    HoverFetch,
     check_window,
     escape_label_value,
     function_lens_exprs,
+    hover_fetch_queries,
     hover_queries,
     matcher,
     module_lens_queries,
+    own_buckets_query,
+    own_calls_query,
     selector,
 )
 from autometrics_lsp.runtime import names
@@ -352,7 +358,9 @@ def test_what_no_data_looks_like(tmp_path: Path) -> None:
 def test_crafted_names_match_nothing(tmp_path: Path) -> None:
     evaluate(
         tmp_path,
-        [(hover_expr(identity, figure), []) for identity in CRAFTED for figure in (Figure.RATE, Figure.CALLERS)],
+        [(hover_expr(identity, figure), []) for identity in CRAFTED for figure in (Figure.RATE, Figure.CALLERS)]
+        + [(query.expr, []) for identity in CRAFTED for query in hover_fetch_queries(identity, "5m").values()
+           if isinstance(query, InstantQuery)],
     )
 
 
@@ -378,3 +386,84 @@ def test_module_lens_queries_give_each_function_its_figures(tmp_path: Path) -> N
             (rounded(function_lens_exprs(RECORD, "5m")[Figure.P99]), [("{}", 0.247)]),
         ],
     )
+
+
+# --- what a hover executes, and the figures derived from it -------------------------------------
+
+
+def samples_of(expected: list[tuple[str, float]]) -> list[Sample]:
+    return [Sample({label: value for label, _, value in parse_selector(labels)}, rate) for labels, rate in expected]
+
+
+# The exact answers of the two merged queries at minute 10, as promtool asserts them below.
+EXECUTED_ANSWERS = {
+    RECORD: (
+        [
+            ('{result="ok", caller_function="handle", caller_module="shop.api"}', 0.75),
+            ('{result="error", error="ValueError", caller_function="handle", caller_module="shop.api"}', 0.25),
+            ('{result="ok"}', 0.2),
+            ('{result="ok", caller="legacy_job"}', 0.1),
+        ],
+        [('{le="0.1"}', 0.65), ('{le="0.25"}', 1.3), ('{le="+Inf"}', 1.3)],
+    ),
+    OLD_STYLE: ([('{result="ok"}', 1)], [('{le="0.5"}', 1), ('{le="+Inf"}', 1)]),
+}
+
+
+def test_the_hover_executes_five_queries_for_nine_figures() -> None:
+    executed = hover_fetch_queries(RECORD, "5m")
+
+    assert set(executed) == set(HoverFetch)
+    assert own_calls_query(RECORD, "5m").expr == (
+        "sum by (result, error, caller_function, caller_module, caller) "
+        '(rate({__name__=~"function_calls(_count)?(_total)?", function="Ledger.record", module="shop.ledger"}[5m]))'
+    )
+    assert own_buckets_query(RECORD, "5m").expr == (
+        "sum by (le) (rate("
+        '{__name__=~"function_calls_duration(_seconds)?_bucket", function="Ledger.record", module="shop.ledger"}[5m]))'
+    )
+    links = hover_queries(RECORD, "5m")
+    for figure in (Figure.CONCURRENCY, Figure.CALLEES, Figure.RATE_HISTORY):
+        assert executed[FIGURE_SOURCES[figure]] == links[figure]
+
+
+@needs_promtool
+def test_figures_derived_from_the_executed_queries_equal_the_natural_queries_exactly(tmp_path: Path) -> None:
+    checks: list[tuple[str, list[tuple[str, float]]]] = []
+    for identity, (own_calls, buckets) in EXECUTED_ANSWERS.items():
+        checks += [(own_calls_query(identity, "5m").expr, own_calls), (own_buckets_query(identity, "5m").expr, buckets)]
+        calls = call_figures(samples_of(own_calls))
+        quantile_buckets = buckets_of(samples_of(buckets))
+        derived = {
+            Figure.RATE: calls.rate,
+            Figure.ERROR_RATIO: calls.error_ratio,
+            Figure.P95: histogram_quantile(0.95, quantile_buckets),
+            Figure.P99: histogram_quantile(0.99, quantile_buckets),
+        }
+        checks += [(hover_expr(identity, figure), [("{}", value)]) for figure, value in derived.items()]
+        by_type = [(f'{{error="{name}"}}', rate) for name, rate in calls.errors_by_type]
+        checks.append((hover_expr(identity, Figure.ERRORS_BY_TYPE), by_type))
+    evaluate(tmp_path, checks)
+
+
+@needs_promtool
+def test_no_data_answers_of_the_executed_queries(tmp_path: Path) -> None:
+    evaluate(
+        tmp_path,
+        [
+            (own_calls_query(IDLE, "5m").expr, [('{result="ok"}', 0), ('{result="error"}', 0)]),
+            (own_buckets_query(IDLE, "5m").expr, []),
+            (own_calls_query(MISSING, "5m").expr, []),
+        ],
+    )
+    idle = call_figures(samples_of([('{result="ok"}', 0), ('{result="error"}', 0)]))
+    # As the natural queries in test_what_no_data_looks_like: rate 0, ratio NaN (no value), p99 empty.
+    assert (idle.rate, idle.error_ratio, buckets_of([])) == (0.0, None, [])
+    assert call_figures([]) == CallFigures(None, None, (), ())
+
+
+def test_callers_derived_from_the_calls_answer() -> None:
+    calls = call_figures(samples_of(EXECUTED_ANSWERS[RECORD][0]))
+
+    # As the callers query's answer in test_callers_by_new_and_old_labels_and_callees_with_their_results.
+    assert calls.callers == (Edge("handle", "shop.api", 1.0, 0.25), Edge("legacy_job", "", 0.1, 0.0))
