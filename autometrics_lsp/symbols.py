@@ -14,6 +14,7 @@ which differ on lines with non-ASCII text; the conversion happens here and nowhe
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import re
 import threading
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 
 import jedi
 import parso
+import parso.cache
 
 from autometrics_lsp.instrumentation import Range, codepoint_column, module_name_for_path, split_lines, utf16_column
 
@@ -161,6 +163,39 @@ def _range(start: tuple[int, int], end: tuple[int, int], lines: list[str]) -> Ra
     )
 
 
+# parso keeps the tree of every module jedi ever parsed (dropping old ones only past 600 modules): on a large
+# workspace that is most of the server's memory, and it kept rising over 1,000 hovers of networkx. The most
+# recently used trees are kept; a dropped one is read again from parso's disk cache when jedi needs it.
+PARSED_MODULES_KEPT = 200
+# Each jedi request frees a lot of short-lived memory on the worker thread; glibc keeps it unless asked.
+_TRIM_MEMORY_EVERY_JOBS = 50
+
+
+def trim_parser_cache(limit: int) -> int:
+    """Drop all but the `limit` most recently used parsed modules from parso's cache; how many were dropped."""
+    items = [
+        (item.last_used or 0.0, grammar, path)
+        for grammar, by_path in parso.cache.parser_cache.items()
+        for path, item in by_path.items()
+    ]
+    if len(items) <= limit:
+        return 0
+    items.sort(key=lambda entry: entry[0])
+    dropped = items[: len(items) - limit]
+    for _, grammar, path in dropped:
+        del parso.cache.parser_cache[grammar][path]
+    return len(dropped)
+
+
+def _release_freed_memory() -> Callable[[], None]:
+    """glibc's malloc_trim, which hands freed heap pages back to the system; elsewhere nothing."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):
+        return lambda: None
+    return lambda: trim(0)
+
+
 # `from m import f as g`, `import m.f as g`: where the alias is written after the imported name.
 _ALIAS_AFTER_NAME = re.compile(r"[ \t]+as[ \t]+(\w+)")
 _MAX_ALIAS_HOPS = 16
@@ -175,6 +210,8 @@ class Symbols:
         self._environment = jedi.InterpreterEnvironment()
         self._projects: dict[Path, jedi.Project] = {}
         self._closed = False
+        self._jobs_run = 0
+        self._release_freed_memory = _release_freed_memory()
         self.set_roots(roots)
 
     @property
@@ -227,6 +264,8 @@ class Symbols:
                 except Exception:  # jedi has many failure modes on half-written code; none may reach the client
                     logger.exception("jedi failed: %s", description)
                     return default
+                finally:
+                    self._bound_memory()
 
         try:
             future = asyncio.get_running_loop().run_in_executor(self._executor, job)
@@ -242,6 +281,12 @@ class Symbols:
             raise
 
     # -- on the worker thread
+
+    def _bound_memory(self) -> None:
+        trim_parser_cache(PARSED_MODULES_KEPT)
+        self._jobs_run += 1
+        if self._jobs_run % _TRIM_MEMORY_EVERY_JOBS == 0:
+            self._release_freed_memory()
 
     def _project_for(self, path: Path) -> jedi.Project:
         holding = [root for root in self._projects if path.is_relative_to(root)]
