@@ -23,7 +23,6 @@ from markdown_it.token import Token
 
 from autometrics_lsp import commands
 from autometrics_lsp.demo.stack import RunningBackend
-from autometrics_lsp.queries import Figure
 from autometrics_lsp.runtime import names
 from tests.e2e.robustness.conftest import INSTRUMENTED_MODULE, RobustSessionFactory
 from tests.support.fault_server import FaultServer, Healthy, vector
@@ -45,6 +44,8 @@ CRAFTED_SUFFIXES = (
 NOT_UTF8_NAMES = ("charge\udcff", "charge\ufffd")
 CHART_FIGURES = [figure.value for figure in commands.CHARTABLE_FIGURES]
 
+# Every label a hover shows from the backend's answers: callers, callees, error types.
+LABELS_FROM_THE_BACKEND = (names.CALLER_FUNCTION, names.CALLER_MODULE, names.FUNCTION, names.MODULE, names.ERROR)
 SHOWN_EDGES = 5  # a hover lists the five busiest callers and callees
 HOSTILE_VALUES = (
     "evil](javascript:alert(1))",
@@ -75,7 +76,7 @@ def instant_query(backend_url: str, expr: str) -> dict[str, Any]:
 async def test_crafted_names_make_valid_promql_that_matches_nothing(
     robust_session: RobustSessionFactory, prometheus: RunningBackend, metrics_window: str, figure: str
 ) -> None:
-    module, function = SHOP_CALLER if figure == Figure.CALLEES.value else (SHOP_MODULE, SHOP_FUNCTION)
+    module, function = SHOP_CALLER if figure == "callees" else (SHOP_MODULE, SHOP_FUNCTION)
     crafted = [(module, function + suffix) for suffix in CRAFTED_SUFFIXES]
     crafted += [(module + suffix, function) for suffix in CRAFTED_SUFFIXES]
     async with robust_session(prometheus.url, window=metrics_window) as session:
@@ -138,22 +139,19 @@ async def test_hostile_label_values_from_the_backend_cannot_put_links_or_html_in
 ) -> None:
     async with robust_session(fault_backend.url) as session:
         uri = session.open("sample.py", INSTRUMENTED_MODULE)
-        target = {"module": "sample", "function": "charge"}
-        exprs = {
-            figure: (await session.command(commands.COPY_QUERY, {**target, "figure": figure.value}))["query"]
-            for figure in (Figure.CALLERS, Figure.CALLEES, Figure.ERRORS_BY_TYPE)
+        await session.hover(uri, 6, 5)  # to learn which queries a hover makes
+        grouped = {
+            request.form["query"]
+            for request in fault_backend.requests
+            if request.path.endswith("/query") and "by (" in request.form.get("query", "")
+            and "by (le)" not in request.form["query"]
         }
-        fault_backend.behave(Healthy(results={
-            exprs[Figure.CALLERS]: vector(*(
-                ({names.CALLER_FUNCTION: value, names.CALLER_MODULE: value, names.RESULT: names.RESULT_OK}, 2.0)
-                for value in hostile_values
-            )),
-            exprs[Figure.CALLEES]: vector(*(
-                ({names.FUNCTION: value, names.MODULE: value, names.RESULT: names.RESULT_ERROR}, 1.0)
-                for value in hostile_values
-            )),
-            exprs[Figure.ERRORS_BY_TYPE]: vector(*(({names.ERROR: value}, 0.5) for value in hostile_values)),
-        }))  # fmt: skip
+        assert grouped, "a hover asks for callers, callees and error types grouped by their labels"
+        hostile = vector(*(
+            ({label: value for label in LABELS_FROM_THE_BACKEND} | {names.RESULT: names.RESULT_ERROR}, 1.0)
+            for value in hostile_values
+        ))
+        fault_backend.behave(Healthy(results=dict.fromkeys(grouped, hostile)))
         await session.command(commands.REFRESH)
         hover = await session.hover(uri, 6, 5)
 
@@ -164,6 +162,7 @@ async def test_hostile_label_values_from_the_backend_cannot_put_links_or_html_in
     assert links, "the hover should still carry its chart links"
     chart_prefix = fault_backend.url + "/graph?"
     assert [link for link in links if not link.startswith(chart_prefix)] == [], markdown
-    # The hostile values are there, as text: one row each in the callers and the callees tables.
+    # The hostile values are there, as text: one row each in the callers and the callees tables, and error types.
     edge_rows = [line for line in markdown.splitlines() if line.startswith("| `")]
     assert len(edge_rows) == 2 * len(hostile_values), markdown
+    assert "Errors by type:" in markdown
