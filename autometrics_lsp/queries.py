@@ -75,7 +75,8 @@ def escape_label_value(value: str) -> str:
     """The body of a PromQL double-quoted string literal that parses back to exactly `value`.
 
     Lone surrogates cannot be part of a label value (those are UTF-8); they become U+FFFD, which can
-    only narrow a match, never widen it.
+    only narrow a match, never widen it. U+FFFD itself is written as an escape: Prometheus's lexer refuses
+    the raw character as an invalid rune.
     """
     out: list[str] = []
     for char in value:
@@ -83,8 +84,8 @@ def escape_label_value(value: str) -> str:
             out.append(_NAMED_ESCAPES[char])
         elif char < " " or char == "\x7f":
             out.append(f"\\x{ord(char):02x}")
-        elif "\ud800" <= char <= "\udfff":
-            out.append("\ufffd")
+        elif "\ud800" <= char <= "\udfff" or char == "\ufffd":
+            out.append("\\ufffd")
         else:
             out.append(char)
     return "".join(out)

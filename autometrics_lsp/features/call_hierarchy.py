@@ -149,8 +149,13 @@ async def _function_of(
     if function is not None:
         return function
     document = ls.workspace.get_text_document(item.uri)
+    try:
+        source = document.source
+    except OSError as error:  # an item of a file that is gone: nothing to expand, and nothing to report
+        log.info("call hierarchy item %s: %s", item.uri, error)
+        return None
     start = item.selection_range.start
-    return await hierarchy.prepare(Path(document.path), document.source, start.line, start.character)
+    return await hierarchy.prepare(Path(document.path), source, start.line, start.character)
 
 
 def _other_end(call: HierarchyCall, window: str, reached_from: types.CallHierarchyItem) -> types.CallHierarchyItem:

@@ -94,11 +94,6 @@ async def test_crafted_names_make_valid_promql_that_matches_nothing(
         assert answer["data"]["result"] == [], f"{module!r}.{function!r} widened {query['query']}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="queries.escape_label_value writes U+FFFD as the character itself; Prometheus' lexer rejects it "
-    "('invalid UTF-8 rune'): it must be written as the escape \\ufffd",
-)
 async def test_names_that_were_not_utf8_make_valid_promql_that_matches_nothing(
     robust_session: RobustSessionFactory, prometheus: RunningBackend, metrics_window: str
 ) -> None:
