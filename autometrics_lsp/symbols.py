@@ -166,7 +166,10 @@ def _range(start: tuple[int, int], end: tuple[int, int], lines: list[str]) -> Ra
 # parso keeps the tree of every module jedi ever parsed (dropping old ones only past 600 modules): on a large
 # workspace that is most of the server's memory, and it kept rising over 1,000 hovers of networkx. The most
 # recently used trees are kept; a dropped one is read again from parso's disk cache when jedi needs it.
-PARSED_MODULES_KEPT = 200
+# On networkx (120k lines) 200 kept even the peak RSS under 300 MB but re-parsing pushed the p99 hover to
+# 0.6-0.7 s; 400 gave a 96 ms p99 but 320+ MB after 1,000 hovers; 300 gave 98 ms and 230-240 MB
+# (benchmarks/hover_latency.py and memory_report.py).
+PARSED_MODULES_KEPT = 300
 # Each jedi request frees a lot of short-lived memory on the worker thread; glibc keeps it unless asked.
 _TRIM_MEMORY_EVERY_JOBS = 50
 

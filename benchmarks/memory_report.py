@@ -135,7 +135,9 @@ def report(run: Run) -> str:
     latency = format_table(["hovers", "count", "p50", "p95", "p99"], latency_rows)
     final = run.checkpoints[-1]
     indexing = next(point for point in run.checkpoints if point.name == AFTER_INDEXING)
-    verdict = "met" if final.peak_mb < RSS_TARGET_MB else "MISSED"
+    # Issue 7's target is the RSS after indexing and after the hovers; the peak (VmHWM) is printed beside it,
+    # since a transient peak above the target is worth knowing too.
+    verdict = "met" if max(indexing.rss_mb, final.rss_mb) < RSS_TARGET_MB else "MISSED"
     return "\n".join(
         [
             memory,
@@ -144,8 +146,9 @@ def report(run: Run) -> str:
             "",
             f"{run.answered} hovers answered, {run.live} with live figures",
             f"RSS growth from indexing to the end: {final.rss_mb - indexing.rss_mb:+.0f} MB",
-            f"target: peak RSS under {RSS_TARGET_MB:.0f} MB after {final.hovers} hovers: {verdict} "
-            f"({final.peak_mb:.0f} MB)",
+            f"target: RSS under {RSS_TARGET_MB:.0f} MB after indexing and after {final.hovers} hovers: {verdict} "
+            f"({indexing.rss_mb:.0f} MB and {final.rss_mb:.0f} MB; peak {final.peak_mb:.0f} MB"
+            f"{', above the target' if final.peak_mb >= RSS_TARGET_MB else ''})",
         ]
     )
 
