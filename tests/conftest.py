@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from autometrics_lsp.demo.shop.plan import TrafficPlan
     from autometrics_lsp.demo.stack import RunningBackend, RunningService
 
+# Fixtures of tests/support shared by tests in several folders.
+pytest_plugins = ["tests.support.backends"]
+
 METRICS_WINDOW = "10s"
 _BACKEND_FIXTURES = frozenset({"shop_service", "prometheus", "victoria_metrics"})
 

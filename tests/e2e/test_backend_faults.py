@@ -15,7 +15,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +25,6 @@ from autometrics_lsp.backend import (
     BackendError,
     BackendErrorKind,
     InstantQuery,
-    PrometheusBackend,
     RangeQuery,
     Sample,
 )
@@ -39,6 +38,7 @@ from tests.support.fault_server import (
     TruncatedJson,
     WrongContentType,
 )
+from tests.support.backends import only_error
 
 PROMETHEUS_BINARY = "/usr/bin/prometheus"
 VICTORIA_METRICS_BINARY = "/usr/bin/victoria-metrics"
@@ -168,24 +168,6 @@ def local_victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator
     process = Process(argv, f"http://127.0.0.1:{port}/health", directory / "victoria-metrics.log").start()
     yield f"http://127.0.0.1:{port}"
     process.stop()
-
-
-@pytest.fixture
-async def make_backend() -> AsyncIterator[Callable[..., PrometheusBackend]]:
-    made: list[PrometheusBackend] = []
-
-    def make(settings: Settings, **options: object) -> PrometheusBackend:
-        made.append(PrometheusBackend(settings, **options))  # type: ignore[arg-type]
-        return made[-1]
-
-    yield make
-    for backend in made:
-        await backend.aclose()
-
-
-def only_error(result: object) -> BackendError:
-    assert isinstance(result, BackendError), f"expected a BackendError, got {result!r}"
-    return result
 
 
 QUERIES = {

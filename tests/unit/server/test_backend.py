@@ -12,7 +12,7 @@ import socket
 import ssl
 import time
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -46,6 +46,7 @@ from tests.support.fault_server import (
     matrix,
     vector,
 )
+from tests.support.backends import only_error
 
 TOKEN = "tok-5c1e-SECRET"
 PASSWORD = "pw-8a0f-SECRET"
@@ -64,25 +65,6 @@ def fault_server() -> Iterator[FaultServer]:
 
 def settings_for(server: FaultServer, **changes: object) -> Settings:
     return Settings(prometheus_url=server.url, **changes)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-async def make_backend() -> AsyncIterator[Callable[..., PrometheusBackend]]:
-    """Backends built in a test are closed after it, whatever happens."""
-    made: list[PrometheusBackend] = []
-
-    def make(settings: Settings, **options: object) -> PrometheusBackend:
-        made.append(PrometheusBackend(settings, **options))  # type: ignore[arg-type]
-        return made[-1]
-
-    yield make
-    for backend in made:
-        await backend.aclose()
-
-
-def only_error(result: object) -> BackendError:
-    assert isinstance(result, BackendError), f"expected a BackendError, got {result!r}"
-    return result
 
 
 # --- pure decoding ------------------------------------------------------------------------------

@@ -4,13 +4,13 @@ use cases over real jedi on a small workspace with a backend that records what i
 from __future__ import annotations
 
 import textwrap
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from lsprotocol import types
 
-from autometrics_lsp.backend import BackendError, BackendErrorKind, Query, QueryResult, Sample
+from autometrics_lsp.backend import BackendError, BackendErrorKind, Sample
 from autometrics_lsp.call_hierarchy import (
     FILE_START,
     MODULE_LEVEL,
@@ -26,6 +26,7 @@ from autometrics_lsp.call_hierarchy import (
 from autometrics_lsp.engine import Engine, read_file_source
 from autometrics_lsp.features.call_hierarchy import function_of_item, hierarchy_item
 from autometrics_lsp.figures import Edge
+from tests.support.backends import RecordingBackend, answering
 from autometrics_lsp.settings import Settings
 
 WINDOW = "5m"
@@ -240,19 +241,6 @@ WORKSPACE_FILES = {
 }
 
 
-class RecordingBackend:
-    """Answers every query with the same samples, or fails; keeps each round of queries it was asked."""
-
-    def __init__(self, samples: list[Sample], failure: BackendError | None = None) -> None:
-        self.samples = samples
-        self.failure = failure
-        self.rounds: list[Mapping[str, Query]] = []
-
-    async def run(self, queries: Mapping[str, Query]) -> dict[str, QueryResult]:
-        self.rounds.append(queries)
-        return {key: self.failure or self.samples for key in queries}
-
-
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     for name, text in WORKSPACE_FILES.items():
@@ -267,11 +255,6 @@ async def engine(workspace: Path) -> AsyncIterator[Engine]:
     yield engine
     await real_backend.aclose()
     await engine.symbols.close()
-
-
-def answering(engine: Engine, backend: RecordingBackend) -> RecordingBackend:
-    engine.backend = backend  # type: ignore[assignment]  # the use cases only call run()
-    return backend
 
 
 def line_of(path: Path, needle: str) -> tuple[int, int]:

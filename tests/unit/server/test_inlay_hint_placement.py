@@ -7,13 +7,13 @@ import json
 import shutil
 import subprocess
 import textwrap
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
 
-from autometrics_lsp.backend import BackendError, BackendErrorKind, Query, QueryResult, Sample
+from autometrics_lsp.backend import BackendError, BackendErrorKind, Sample
 from autometrics_lsp.engine import Engine
 from autometrics_lsp.figures import Edge, ModuleCallEdges, collect_module_call_edges
 from autometrics_lsp.identity import FunctionIdentity
@@ -21,6 +21,7 @@ from autometrics_lsp.inlay_hints import CallHint, InstrumentedCall, call_hints, 
 from autometrics_lsp.queries import Figure, edge_exprs, module_call_edges_query
 from autometrics_lsp.rendering import markdown_link
 from autometrics_lsp.settings import Settings
+from tests.support.backends import RecordingBackend, answering
 
 WINDOW = "5m"
 HANDLE = FunctionIdentity("svc.api", "handle")
@@ -96,19 +97,6 @@ def test_a_crafted_function_name_stays_inside_its_code_span() -> None:
 
 
 # --- the module's live edges ----------------------------------------------------------------------------------------
-
-
-class RecordingBackend:
-    """Answers every query with the same samples, or fails; keeps each round of queries it was asked."""
-
-    def __init__(self, samples: list[Sample], failure: BackendError | None = None) -> None:
-        self.samples = samples
-        self.failure = failure
-        self.rounds: list[Mapping[str, Query]] = []
-
-    async def run(self, queries: Mapping[str, Query]) -> dict[str, QueryResult]:
-        self.rounds.append(queries)
-        return {key: self.failure or self.samples for key in queries}
 
 
 def edge_sample(caller: str, function: str, module: str, result: str, rate: float) -> Sample:
@@ -259,11 +247,6 @@ async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
     yield engine
     await real_backend.aclose()
     await engine.symbols.close()
-
-
-def answering(engine: Engine, backend: RecordingBackend) -> RecordingBackend:
-    engine.backend = backend  # type: ignore[assignment]  # the use case only calls run()
-    return backend
 
 
 def end_of(source: str, call: str) -> tuple[int, int]:
