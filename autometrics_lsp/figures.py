@@ -15,7 +15,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from autometrics_lsp.backend import BackendError, InstantQuery, Query, QueryResult, Sample, Series
 from autometrics_lsp.identity import FunctionIdentity
@@ -31,6 +31,8 @@ from autometrics_lsp.queries import (
     module_lens_queries,
 )
 from autometrics_lsp.runtime import names
+
+K = TypeVar("K")
 
 TOP_EDGES = 5
 TOP_ERROR_TYPES = 5
@@ -132,24 +134,29 @@ def _history(result: QueryResult | None) -> tuple[float | None, ...]:
     return tuple(finite(value) for _, value in result[0].points)
 
 
+def rates_by(samples: Sequence[Sample], key: Callable[[Mapping[str, str]], K | None]) -> dict[K, tuple[float, float]]:
+    """(call rate, error rate) per key of per-`result` call-rate samples; samples without a key or a finite
+    value are left out."""
+    rates: dict[K, tuple[float, float]] = {}
+    for sample in samples:
+        group = key(sample.labels)
+        rate = finite(sample.value)
+        if group is None or rate is None:
+            continue
+        calls, errors = rates.get(group, (0.0, 0.0))
+        is_error = sample.labels.get(names.RESULT) == names.RESULT_ERROR
+        rates[group] = (calls + rate, errors + rate if is_error else errors)
+    return rates
+
+
 def _edges(samples: Sequence[Sample], identify: EdgeNamer, limit: int | None = TOP_EDGES) -> tuple[Edge, ...]:
     """Edges from per-`result` call rates: rate = all results, error ratio = `result="error"` / all.
 
     The busiest `limit` edges, or all of them when `limit` is None.
     """
-    calls: dict[tuple[str, str], float] = {}
-    errors: dict[tuple[str, str], float] = {}
-    for sample in samples:
-        key = identify(sample.labels)
-        rate = finite(sample.value)
-        if key is None or rate is None:
-            continue
-        calls[key] = calls.get(key, 0.0) + rate
-        if sample.labels.get(names.RESULT) == names.RESULT_ERROR:
-            errors[key] = errors.get(key, 0.0) + rate
     edges = [
-        Edge(function, module, rate, errors.get((function, module), 0.0) / rate)
-        for (function, module), rate in calls.items()
+        Edge(function, module, rate, error_rate / rate)
+        for (function, module), (rate, error_rate) in rates_by(samples, identify).items()
         if rate > 0
     ]
     edges.sort(key=lambda edge: (-edge.rate, edge.display_name))

@@ -9,11 +9,11 @@ answered, so a function of a single deployment costs one extra query per hover.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from autometrics_lsp.backend import BackendError, InstantQuery, Sample
-from autometrics_lsp.figures import Backend, finite
+from autometrics_lsp.figures import Backend, finite, rates_by
 from autometrics_lsp.identity import FunctionIdentity
 from autometrics_lsp.queries import check_window, function_matchers, selector
 from autometrics_lsp.runtime import names
@@ -79,21 +79,15 @@ def newest_first(rows: Sequence[VersionFigures]) -> list[VersionFigures]:
     return sorted(by_commit, key=lambda row: version_sort_key(row.version), reverse=True)
 
 
+def _version_and_commit(labels: Mapping[str, str]) -> tuple[str, str]:
+    return labels.get(names.VERSION, ""), labels.get(names.COMMIT, "")
+
+
 def versions_from_calls(samples: Sequence[Sample]) -> list[VersionFigures]:
     """Rate and error ratio per version from the per-(version, commit, result) rates; versions with calls only."""
-    calls: dict[tuple[str, str], float] = {}
-    errors: dict[tuple[str, str], float] = {}
-    for sample in samples:
-        rate = finite(sample.value)
-        if rate is None:
-            continue
-        key = (sample.labels.get(names.VERSION, ""), sample.labels.get(names.COMMIT, ""))
-        calls[key] = calls.get(key, 0.0) + rate
-        if sample.labels.get(names.RESULT) == names.RESULT_ERROR:
-            errors[key] = errors.get(key, 0.0) + rate
     rows = [
-        VersionFigures(version, commit, rate, errors.get((version, commit), 0.0) / rate)
-        for (version, commit), rate in calls.items()
+        VersionFigures(version, commit, rate, error_rate / rate)
+        for (version, commit), (rate, error_rate) in rates_by(samples, _version_and_commit).items()
         if rate > 0
     ]
     return newest_first(rows)
@@ -101,7 +95,7 @@ def versions_from_calls(samples: Sequence[Sample]) -> list[VersionFigures]:
 
 def with_p99(rows: Sequence[VersionFigures], samples: Sequence[Sample]) -> list[VersionFigures]:
     p99s = {
-        (sample.labels.get(names.VERSION, ""), sample.labels.get(names.COMMIT, "")): finite(sample.value)
+        _version_and_commit(sample.labels): finite(sample.value)
         for sample in samples
     }
     return [
