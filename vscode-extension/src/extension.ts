@@ -31,7 +31,7 @@ import {
   serverMessageProblem,
   startupCrashProblem,
 } from "./problems";
-import { parseServerStatus, ping, PingResult, pingRequest, sameUrl, ServerStatus } from "./prometheus";
+import { parseServerStatus, ping, PingRequest, PingResult, pingRequest, sameUrl, ServerStatus } from "./prometheus";
 import { onInterpreterChanged, selectedInterpreter } from "./pythonExtension";
 import { RestartBudget } from "./restartBudget";
 import { pickServerSettings, SECTION, serverSettingKeys } from "./settings";
@@ -358,6 +358,7 @@ class PrometheusWatch implements vscode.Disposable {
   private timer: NodeJS.Timeout | undefined;
   private generation = 0;
   private serverStatus: () => Promise<ServerStatus | undefined> = async () => undefined;
+  private lastTarget: string | undefined;
 
   constructor(
     private readonly notifier: Notifier,
@@ -368,14 +369,21 @@ class PrometheusWatch implements vscode.Disposable {
   /** Asks the running server first; the extension's own ping covers servers without a status command. */
   start(serverStatus: () => Promise<ServerStatus | undefined>): void {
     this.serverStatus = serverStatus;
+    this.lastTarget = connectionOf(pingRequest(currentServerSettings(this.serverKeys)));
     void this.check();
     this.timer = setInterval(() => void this.check(), STATUS_POLL_MS);
   }
 
-  /** After a settings change the old URL's verdict is void: forget it, so a still-wrong URL is reported again. */
+  /** After a change of where or how Prometheus is asked, the old verdict is void: forget it, so a still-wrong
+   * URL is reported again. Other settings changes (and repeated events for the same values) keep it: the user
+   * has been told once already. */
   async settingsChanged(): Promise<void> {
-    this.notifier.forget("prometheus:");
-    this.statusBar.setPrometheus({ kind: "unknown" });
+    const target = connectionOf(pingRequest(currentServerSettings(this.serverKeys)));
+    if (target !== this.lastTarget) {
+      this.lastTarget = target;
+      this.notifier.forget("prometheus:");
+      this.statusBar.setPrometheus({ kind: "unknown" });
+    }
     await this.check();
   }
 
@@ -419,6 +427,11 @@ class PrometheusWatch implements vscode.Disposable {
   dispose(): void {
     clearInterval(this.timer);
   }
+}
+
+/** Everything that decides whether a ping can succeed, as one comparable string. */
+function connectionOf(request: PingRequest): string {
+  return JSON.stringify([request.url.toString(), request.headers, request.rejectUnauthorized, request.caFile, request.timeoutMs]);
 }
 
 let controller: ServerController | undefined;
