@@ -10,6 +10,9 @@ import io
 import json
 import os
 import socket
+import subprocess
+import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -296,3 +299,33 @@ def test_the_walkthrough_prints_a_live_hover_for_every_site(prometheus: RunningB
         assert f"=== {site.symbol}: {site.note}" in printed
     assert printed.count(f"--prometheus-url {prometheus.url}") == len(walkthrough.hover_sites())
     assert payments.PaymentDeclined.__name__ in printed  # a live figure: errors by type, scraped from the shop
+
+
+def test_a_killed_run_leaves_no_shop_or_prometheus_behind() -> None:
+    """SIGKILL skips every finalizer: the stack's processes must still end with the process that started them."""
+    script = (
+        "import time\n"
+        "from autometrics_lsp.demo.stack import start_prometheus, start_service\n"
+        "with start_service() as shop, start_prometheus([shop.target]) as backend:\n"
+        "    print(shop.pid, backend.pid, flush=True)\n"
+        "    time.sleep(120)\n"
+    )
+    starter = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(pid) for pid in starter.stdout.readline().split()]
+        assert len(pids) == 2 and all(_running(pid) for pid in pids)
+    finally:
+        starter.kill()
+        starter.wait()
+    deadline = time.monotonic() + 15
+    while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in pids)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
