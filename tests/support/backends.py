@@ -43,6 +43,18 @@ class RecordingBackend:
         return {key: self.failure or self.samples for key in queries}
 
 
+class Answers:
+    """Answers each query with what `answers` holds under its key; keeps each round of queries it was asked."""
+
+    def __init__(self, answers: Mapping[str, QueryResult]) -> None:
+        self.answers = answers
+        self.rounds: list[Mapping[str, Query]] = []
+
+    async def run(self, queries: Mapping[str, Query]) -> dict[str, QueryResult]:
+        self.rounds.append(queries)
+        return {key: self.answers[key] for key in queries}
+
+
 def answering(engine: Engine, backend: RecordingBackend) -> RecordingBackend:
     engine.backend = backend  # type: ignore[assignment]  # the use cases only call run()
     return backend

@@ -7,10 +7,8 @@ shape and quantile is what the local function returns. Hypothesis then checks th
 
 from __future__ import annotations
 
-import json
 import math
 import random
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,7 @@ from hypothesis import strategies as st
 
 from autometrics_lsp.backend import Sample
 from autometrics_lsp.figures import Bucket, buckets_of, histogram_quantile, parse_le
-from tests.unit.server.test_queries import PROMTOOL, needs_promtool
+from tests.support.promtool import assert_promql, expect, needs_promtool
 
 INF = math.inf
 # (le label, count): the labels as clients write them, so parsing is proven along with the arithmetic.
@@ -76,7 +74,7 @@ def promql_checks(name: str, shape: list[tuple[str, float]]) -> list[dict[str, o
         elif math.isinf(expected):
             expr, expected = f"count(({expr}) == {expected})", 1.0
         labels = "{}" if expr.startswith("count(") else f'{{shape="{name}"}}'
-        checks.append({"expr": expr, "eval_time": "1m", "exp_samples": [{"labels": labels, "value": expected}]})
+        checks.append(expect(expr, [(labels, expected)], eval_time="1m"))
     return checks
 
 
@@ -84,23 +82,13 @@ def promql_checks(name: str, shape: list[tuple[str, float]]) -> list[dict[str, o
 def test_prometheus_computes_the_same_quantiles_bit_for_bit(tmp_path: Path) -> None:
     rng = random.Random(20240611)
     shapes = {**SHAPES, **{f"random {n}": random_shape(rng) for n in range(RANDOM_SHAPES)}}
-    input_series = [
-        {"series": f'buckets{{shape="{name}", le="{le}"}}', "values": f"{float(count)!r}x2"}
+    # Counts go out as repr, which Go's ParseFloat reads back to the very same float64.
+    series = [
+        (f'buckets{{shape="{name}", le="{le}"}}', f"{float(count)!r}x2")
         for name, shape in shapes.items()
         for le, count in shape
     ]
-    # Counts go out as repr, which Go's ParseFloat reads back to the very same float64.
-    checks = [check for name, shape in shapes.items() for check in promql_checks(name, shape)]
-    test_file = {
-        "rule_files": [],
-        "evaluation_interval": "1m",
-        "tests": [{"interval": "1m", "input_series": input_series, "promql_expr_test": checks}],
-    }
-    path = tmp_path / "quantile_test.yml"
-    path.write_text(json.dumps(test_file, indent=1))  # JSON is YAML
-    assert PROMTOOL is not None
-    run = subprocess.run([PROMTOOL, "test", "rules", str(path)], capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stdout[-5000:] + run.stderr
+    assert_promql(tmp_path, series, [check for name, shape in shapes.items() for check in promql_checks(name, shape)])
 
 
 @pytest.mark.parametrize(

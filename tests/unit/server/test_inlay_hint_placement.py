@@ -3,9 +3,6 @@ query on Prometheus' own engine, and the use case over real jedi with a backend 
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,6 +19,7 @@ from autometrics_lsp.queries import Figure, edge_exprs, module_call_edges_query
 from autometrics_lsp.rendering import markdown_link
 from autometrics_lsp.settings import Settings
 from tests.support.backends import RecordingBackend, answering
+from tests.support.promtool import assert_promql, expect, needs_promtool
 
 WINDOW = "5m"
 HANDLE = FunctionIdentity("svc.api", "handle")
@@ -130,11 +128,8 @@ async def test_a_failed_query_is_a_problem_not_an_empty_module() -> None:
     assert edges.problem == REFUSED and edges.by_caller == {}
 
 
-PROMTOOL = shutil.which("promtool")
-
-
 @pytest.mark.prometheus
-@pytest.mark.skipif(PROMTOOL is None, reason="promtool (Debian package prometheus) not installed")
+@needs_promtool
 def test_the_module_edges_query_on_prometheus_engine(tmp_path: Path) -> None:
     """Per (caller, callee, result) rates of the module's calls only; older names count, other modules do not."""
     series = [
@@ -161,28 +156,7 @@ def test_the_module_edges_query_on_prometheus_engine(tmp_path: Path) -> None:
         (edge_exprs(HANDLE, SAVE, WINDOW)[Figure.RATE], [("{}", 2)]),
         (edge_exprs(HANDLE, SAVE, WINDOW)[Figure.ERROR_RATIO], [("{}", 0.25)]),
     ]
-    test_file = {
-        "rule_files": [],
-        "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": [{"series": text, "values": values} for text, values in series],
-                "promql_expr_test": [
-                    {
-                        "expr": expr,
-                        "eval_time": "10m",
-                        "exp_samples": [{"labels": labels, "value": value} for labels, value in samples],
-                    }
-                    for expr, samples in checks
-                ],
-            }
-        ],
-    }
-    path = tmp_path / "edges_test.yml"
-    path.write_text(json.dumps(test_file))  # JSON is YAML
-    run = subprocess.run([str(PROMTOOL), "test", "rules", str(path)], capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stdout + run.stderr
+    assert_promql(tmp_path, series, [expect(expr, samples) for expr, samples in checks])
 
 
 # --- the use case, over real jedi -----------------------------------------------------------------------------------

@@ -8,11 +8,7 @@ merged queries are checked there against each figure's own (natural) query.
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,15 +33,7 @@ from autometrics_lsp.queries import (
     selector,
 )
 from autometrics_lsp.runtime import names
-
-PROMTOOL = shutil.which("promtool")
-
-
-def needs_promtool(test: Callable[..., None]) -> Callable[..., None]:
-    """promtool ships with the Debian `prometheus` package that scripts/setup.sh installs."""
-    skip_without = pytest.mark.skipif(PROMTOOL is None, reason="promtool (Debian package prometheus) not installed")
-    return pytest.mark.prometheus(skip_without(test))
-
+from tests.support.promtool import assert_promql, expect, needs_promtool
 
 _SIMPLE_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92, '"': 34}
 
@@ -251,29 +239,7 @@ def is_nan(expr: str) -> str:
 
 def evaluate(tmp_path: Path, checks: list[tuple[str, list[tuple[str, float]]]]) -> None:
     """Assert that each expression, evaluated at minute 10, gives exactly the expected samples."""
-    assert PROMTOOL is not None
-    test_file = {
-        "rule_files": [],
-        "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": [{"series": series, "values": values} for series, values in INPUT_SERIES],
-                "promql_expr_test": [
-                    {
-                        "expr": expr,
-                        "eval_time": "10m",
-                        "exp_samples": [{"labels": labels, "value": value} for labels, value in samples],
-                    }
-                    for expr, samples in checks
-                ],
-            }
-        ],
-    }
-    path = tmp_path / "queries_test.yml"
-    path.write_text(json.dumps(test_file, indent=1))  # JSON is YAML
-    run = subprocess.run([PROMTOOL, "test", "rules", str(path)], capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stdout + run.stderr
+    assert_promql(tmp_path, INPUT_SERIES, [expect(expr, samples) for expr, samples in checks])
 
 
 def hover_expr(identity: FunctionIdentity, figure: Figure) -> str:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 
 import pytest
 
-from autometrics_lsp.backend import BackendError, BackendErrorKind, Query, QueryResult, Sample
+from autometrics_lsp.backend import BackendError, BackendErrorKind, Sample
 from autometrics_lsp.features.diagnostics import violation_message
 from autometrics_lsp.figures import FunctionFigures
 from autometrics_lsp.identity import FunctionIdentity
@@ -23,6 +22,7 @@ from autometrics_lsp.slo import (
     module_slo_queries,
     slo_statuses,
 )
+from tests.support.backends import Answers
 
 WINDOW = "5m"
 PAYMENTS = Objective("payments", success_rate=ObjectivePercentile.P95)
@@ -128,16 +128,6 @@ def test_static_objective_without_any_series_is_unmeasured():
 
 def test_labels_that_do_not_form_an_objective_are_ignored():
     assert slo_statuses([calls("f", "ok", 1.0, "odd", "42")], [], {}, WINDOW) == {}
-
-
-class Answers:
-    def __init__(self, answers: Mapping[str, QueryResult]) -> None:
-        self.answers = answers
-        self.rounds: list[Mapping[str, Query]] = []
-
-    async def run(self, queries: Mapping[str, Query]) -> dict[str, QueryResult]:
-        self.rounds.append(queries)
-        return {key: self.answers[key] for key in queries}
 
 
 async def test_a_failed_query_keeps_the_static_objective_and_says_why():

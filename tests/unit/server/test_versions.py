@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 
 import pytest
 
-from autometrics_lsp.backend import BackendError, BackendErrorKind, Query, QueryResult, Sample
+from autometrics_lsp.backend import BackendError, BackendErrorKind, Sample
 from autometrics_lsp.figures import FunctionFigures
 from autometrics_lsp.identity import FunctionIdentity
 from autometrics_lsp.rendering import render_hover
@@ -18,6 +17,7 @@ from autometrics_lsp.versions import (
     version_p99_query,
     versions_from_calls,
 )
+from tests.support.backends import Answers
 
 IDENTITY = FunctionIdentity("shop.api", "checkout")
 
@@ -57,16 +57,6 @@ def test_rate_and_error_ratio_per_version_only_with_calls():
         ]
     )
     assert rows == [VersionFigures("2.0.0", "abc", 4.0, 0.25), VersionFigures("1.0.0", "def", 2.0, 0.0)]
-
-
-class Answers:
-    def __init__(self, answers: Mapping[str, QueryResult]) -> None:
-        self.answers = answers
-        self.rounds: list[Mapping[str, Query]] = []
-
-    async def run(self, queries: Mapping[str, Query]) -> dict[str, QueryResult]:
-        self.rounds.append(queries)
-        return {key: self.answers[key] for key in queries}
 
 
 async def test_one_version_costs_one_query_and_shows_nothing():
