@@ -30,7 +30,7 @@ from pathlib import Path
 from autometrics_lsp.engine import Engine, SourceReader
 from autometrics_lsp.figures import Backend, Edge, LiveEdges, collect_callees, collect_callers
 from autometrics_lsp.identity import FunctionIdentity
-from autometrics_lsp.instrumentation import FunctionDefinition, Range, analyze_module, module_name_for_path
+from autometrics_lsp.instrumentation import FunctionDefinition, Range, analyze_file, module_name_for_path
 from autometrics_lsp.rendering import format_rate, format_ratio
 from autometrics_lsp.symbols import DefinitionSite
 
@@ -183,9 +183,6 @@ def module_file(module: str, roots: Sequence[Path]) -> Path | None:
     return None
 
 
-def _is_package(path: Path) -> bool:
-    return path.name == "__init__.py"
-
 
 class CallHierarchy:
     """The three call-hierarchy requests over one Engine. `read_source` gives the editor's text of a file."""
@@ -247,7 +244,7 @@ class CallHierarchy:
             source = self._read_source(path)
         except OSError:
             return []
-        return analyze_module(source, module, is_package=_is_package(path))
+        return analyze_file(path, source, module)
 
     def _definition_of(self, function: HierarchyFunction) -> FunctionDefinition | None:
         """The definition behind a node: the one at its place, else the last one of that name in its file."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from autometrics_lsp.backend import BackendError, PrometheusBackend
 from autometrics_lsp.figures import FunctionFigures, ModuleFigures, collect_figures, collect_module_figures
-from autometrics_lsp.instrumentation import FunctionDefinition, analyze_module, definition_at, module_name_for_path
+from autometrics_lsp.instrumentation import FunctionDefinition, analyze_file, definition_at, module_name_for_path
 from autometrics_lsp.identity import FunctionIdentity
 from autometrics_lsp.links import chart_url
 from autometrics_lsp.listing import FunctionRow
@@ -54,7 +54,7 @@ class Engine:
         self.backend = self._make_backend(settings)
         self._scan = WorkspaceScan()
         # A file's lenses are resolved one request each, all at once: they share one computation per module.
-        self._module_figures: dict[tuple[str, str, int], tuple[float, asyncio.Task[ModuleFigures]]] = {}
+        self._module_figures: dict[tuple[str, str], tuple[float, asyncio.Task[ModuleFigures]]] = {}
 
     def _make_backend(self, settings: Settings) -> PrometheusBackend:
         return PrometheusBackend(settings, on_error=self._on_backend_error)
@@ -65,6 +65,7 @@ class Engine:
         self.settings = settings
         if _backend_fields(old_settings) != _backend_fields(settings):
             self.backend = self._make_backend(settings)
+            self._module_figures.clear()
             await old_backend.aclose()
 
     def set_roots(self, roots: Sequence[Path]) -> None:
@@ -94,7 +95,7 @@ class Engine:
         except OSError as error:
             log.info("cannot read %s: %s", site.path, error)
             return None
-        definitions = _analyze(site.path, target_source, site.module_name)
+        definitions = analyze_file(site.path, target_source, site.module_name)
         return definition_at(definitions, site.line, site.column)
 
     def module_name_of(self, path: Path) -> str:
@@ -102,7 +103,7 @@ class Engine:
 
     def definitions_in(self, path: Path, source: str) -> list[FunctionDefinition]:
         """Every function defined in one file (the fast static scan: no jedi, no backend)."""
-        return _analyze(path, source, self.module_name_of(path))
+        return analyze_file(path, source, self.module_name_of(path))
 
     async def module_figures(self, module: str) -> ModuleFigures:
         """Rate, error ratio and p99 of every function of a module, in one bounded round of queries,
@@ -111,7 +112,7 @@ class Engine:
         for key, (created, task) in list(self._module_figures.items()):
             if now - created >= MODULE_FIGURES_TTL or _failed(task):
                 del self._module_figures[key]
-        key = (module, self.settings.window, id(self.backend))
+        key = (module, self.settings.window)
         if key not in self._module_figures:
             task = asyncio.ensure_future(collect_module_figures(self.backend, module, self.settings.window))
             self._module_figures[key] = (now, task)
@@ -191,10 +192,6 @@ class Engine:
 def _failed(task: asyncio.Task[ModuleFigures]) -> bool:
     """Done without figures to share: failures are asked again at once, as the backend does with its answers."""
     return task.done() and (task.cancelled() or task.exception() is not None or task.result().problem is not None)
-
-
-def _analyze(path: Path, source: str, module: str) -> list[FunctionDefinition]:
-    return analyze_module(source, module, is_package=path.name == "__init__.py")
 
 
 def _backend_fields(settings: Settings) -> tuple:

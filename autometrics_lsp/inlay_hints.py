@@ -22,7 +22,7 @@ from pathlib import Path
 from autometrics_lsp.engine import Engine
 from autometrics_lsp.figures import Edge, ModuleCallEdges, collect_module_call_edges
 from autometrics_lsp.identity import FunctionIdentity
-from autometrics_lsp.instrumentation import FunctionDefinition, Range, analyze_module, module_name_for_path
+from autometrics_lsp.instrumentation import FunctionDefinition, Range
 from autometrics_lsp.queries import Figure, edge_exprs
 from autometrics_lsp.rendering import code, escape_markdown, format_rate, format_ratio, markdown_link
 from autometrics_lsp.symbols import DefinitionSite
@@ -103,17 +103,16 @@ async def call_hints(engine: Engine, path: Path, source: str, requested: Range) 
     """The hints of the calls in `requested` of a document; none while the `inlayHints` setting is off."""
     if not engine.settings.inlay_hints:
         return []
-    module = module_name_for_path(path, engine.symbols.roots)
     callers = [
         definition
-        for definition in analyze_module(source, module, is_package=path.name == "__init__.py")
+        for definition in engine.definitions_in(path, source)
         if definition.instrumented and _overlaps(definition.def_range, requested)
     ]
     if not callers:
         return []
     window = engine.settings.window
     edges, calls = await asyncio.gather(
-        collect_module_call_edges(engine.backend, module, window),
+        collect_module_call_edges(engine.backend, engine.module_name_of(path), window),
         _instrumented_calls(engine, path, source, callers),
     )
     return place_hints(calls, edges, window, requested, engine.link)

@@ -98,6 +98,11 @@ def analyze_module(source: str, module: str, *, is_package: bool = False) -> lis
     return list(_analyze_cached(source, module, is_package))
 
 
+def analyze_file(path: Path, source: str, module: str) -> list[FunctionDefinition]:
+    """`analyze_module` of the file at `path`, which is a package when it is an `__init__.py`."""
+    return analyze_module(source, module, is_package=path.name == "__init__.py")
+
+
 def definition_at(definitions: Sequence[FunctionDefinition], line: int, column: int) -> FunctionDefinition | None:
     """The definition whose header holds the position: a decorator line, or the `def` line up to the name's end.
 

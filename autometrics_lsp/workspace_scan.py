@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from autometrics_lsp.instrumentation import FunctionDefinition, analyze_module
+from autometrics_lsp.instrumentation import FunctionDefinition, analyze_file
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,6 @@ class WorkspaceScan:
                 source = path.read_text(encoding="utf-8", errors="replace")
             except OSError:
                 return []
-            definitions = analyze_module(source, module, is_package=path.name == "__init__.py")
+            definitions = analyze_file(path, source, module)
         self._by_path[path] = (stamp, module, definitions)
         return definitions
