@@ -359,6 +359,7 @@ def observed(
             "lensPattern": r"\d/s",
             "statusPattern": "Prometheus: up",
             "showOutputCommand": "Autometrics: Show Output",
+            "outputPattern": "Opening http",
             "settingsChange": {
                 "file": str(code_server.user_settings),
                 "values": {"autometrics.window": CHANGED_WINDOW},
@@ -390,6 +391,7 @@ def observed(
             "notificationPatterns": ["exited while starting"],
             "statusPattern": "server stopped",
             "showOutputCommand": "Autometrics: Show Output",
+            "outputPattern": "simulated start-up failure",
             "commandAtEnd": "Autometrics: Restart Server",
         },
     ]

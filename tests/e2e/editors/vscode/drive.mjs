@@ -136,13 +136,23 @@ async function runCommand(page, label, timeoutMs) {
   await page.keyboard.press("Enter");
 }
 
-async function outputPanelText(page, showOutputCommand, timeoutMs) {
+/** The output panel's text, once it shows `pattern` (a line may reach the channel a moment after the panel
+ * opens); if it never does, the text as it is then, for the test to report. */
+async function outputPanelText(page, showOutputCommand, timeoutMs, pattern) {
   await runCommand(page, showOutputCommand, timeoutMs);
-  return until("the output panel", timeoutMs, () =>
+  const wanted = pattern ? new RegExp(pattern) : null;
+  const panelText = () =>
     page.$$eval(".part.panel .monaco-editor .view-lines", (elements) =>
       elements.map((element) => element.innerText.replaceAll("\u00a0", " ")).join("\n").trim(),
-    ),
-  );
+    );
+  try {
+    return await until(`the output panel${wanted ? ` showing ${pattern}` : ""}`, timeoutMs, async () => {
+      const text = await panelText();
+      return text && (!wanted || wanted.test(text)) ? text : null;
+    });
+  } catch {
+    return panelText();
+  }
 }
 
 /** Runs the chart command and returns the URLs of the browser windows it opened, which it then closes. */
@@ -229,7 +239,7 @@ async function runSession(browser, session) {
       await page.keyboard.press("Escape");
     }
     if (session.showOutputCommand) {
-      observed.output = await outputPanelText(page, session.showOutputCommand, session.timeoutMs);
+      observed.output = await outputPanelText(page, session.showOutputCommand, session.timeoutMs, session.outputPattern);
     }
     if (session.commandAtEnd) {
       await runCommand(page, session.commandAtEnd, session.timeoutMs);
